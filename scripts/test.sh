@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Run every test: lint, package tests (parity with transformers), nbval (strict) on every chapter,
+# the notebook guard, and the real-browser test of the built site.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+# The browser test drives Debian's Chromium; install it when missing and we may (CI runs as root).
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing chromium (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: install Debian's 'chromium' package (the browser test needs it)" >&2
+    exit 1
+  fi
+fi
+
+echo "== ruff"
+.venv/bin/ruff check qwen_lite tests benchmarks scripts book
+.venv/bin/ruff format --check qwen_lite tests benchmarks scripts book
+
+echo "== building the book for the browser test"
+bash scripts/build_book.sh > _build.log 2>&1 || { cat _build.log; exit 1; }
+
+echo "== pytest"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+.venv/bin/python -m pytest -q -p no:cacheprovider \
+  --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg \
+  tests book "$@"
