@@ -1,0 +1,267 @@
+"""M-RoPE: three-axis rotary positions for text, images and video in one sequence.
+
+Qwen2.5-VL gives every token three position ids (temporal, height, width) instead of one.
+Text tokens get the same id on all three axes, so for text M-RoPE *is* ordinary 1-D RoPE. The
+merged tokens of an image or video get their grid coordinates, shifted to start where the text
+before them ended. Two pieces live here:
+
+* :func:`get_rope_index` turns ``input_ids`` plus the visual grids into ``position_ids`` of shape
+  ``(3, batch, seq)`` and the per-row ``rope_deltas`` that continue the positions while decoding.
+* :class:`MRoPE` / :func:`multimodal_rotary` turn ``position_ids`` into the ``cos``/``sin`` tables of the
+  decoder: each of the ``head_dim/2`` frequency slots reads its angle from one axis, chosen by
+  ``mrope_section`` (``[16, 24, 24]``: 16 temporal slots, 24 height, 24 width).
+
+The rule is the one the released model was trained with (transformers 4.49-4.57): text after a visual
+block starts at the block's largest position + 1, on all three axes. One deliberate difference from
+transformers 4.57: the video time ``frame * second_per_grid_t * tokens_per_second`` is computed in
+float and only the product is truncated (as 4.49 did); 4.51-4.57 cast ``second_per_grid_t`` to an
+integer first, so 0.5 s per grid collapses every frame onto temporal id 0 (see tests/test_rope.py).
+"""
+
+from __future__ import annotations
+
+import einops
+import torch
+from torch import nn
+
+from qwen_lite.shapes import check_shape
+
+# --- position ids ------------------------------------------------------------------------------
+
+
+def get_rope_index(
+    input_ids: torch.Tensor,
+    image_grid_thw: torch.Tensor | None = None,
+    video_grid_thw: torch.Tensor | None = None,
+    second_per_grid_ts: torch.Tensor | list[float] | None = None,
+    attention_mask: torch.Tensor | None = None,
+    *,
+    spatial_merge_size: int = 2,
+    tokens_per_second: int = 2,
+    image_token_id: int = 151655,
+    video_token_id: int = 151656,
+    vision_start_token_id: int = 151652,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """3-D rotary positions for a batch of prompts.
+
+    input_ids: (b l) token ids; a visual block is the run of ``<|image_pad|>`` / ``<|video_pad|>``
+        tokens right after a ``<|vision_start|>``; blocks take grids from ``image_grid_thw`` /
+        ``video_grid_thw`` (each (n 3), patch units) in order of appearance across the batch.
+    second_per_grid_ts: (n_videos) seconds covered by one temporal grid step (1.0 when omitted).
+    attention_mask: (b l) 1 for real tokens, 0 for (left) padding.
+
+    Returns ``position_ids`` (3 b l) and ``rope_deltas`` (b 1). Positions are computed on each row's
+    unpadded tokens; padding slots get position 1 (as transformers 4.57; they are masked out as keys,
+    so the value never matters). ``rope_deltas = max position + 1 - l`` with ``l`` the *padded* length,
+    so that decode step positions are simply ``cache length + rope_deltas`` (:func:`decode_position_ids`).
+    """
+    batch, length = check_shape(input_ids, "b l", "input_ids").values()
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    check_shape(attention_mask, "b l", "attention_mask", b=batch, l=length)
+    keep = attention_mask.bool()
+
+    if image_grid_thw is None and video_grid_thw is None:
+        return _text_only_positions(keep)
+
+    blocks = _VisualBlocks(
+        image_grid_thw,
+        video_grid_thw,
+        second_per_grid_ts,
+        spatial_merge_size=spatial_merge_size,
+        tokens_per_second=tokens_per_second,
+        token_ids={"image": image_token_id, "video": video_token_id},
+    )
+    position_ids = torch.ones(3, batch, length, dtype=torch.long, device=input_ids.device)
+    rope_deltas = torch.zeros(batch, 1, dtype=torch.long, device=input_ids.device)
+    for row in range(batch):
+        ids = input_ids[row][keep[row]]
+        positions = _row_positions(ids, row, blocks, vision_start_token_id)
+        position_ids[:, row, keep[row]] = positions
+        next_position = positions.max() + 1 if positions.numel() else 0
+        rope_deltas[row] = next_position - length
+    blocks.check_all_used()
+    return position_ids, rope_deltas
+
+
+def decode_position_ids(rope_deltas: torch.Tensor, past_length: int, seq_len: int = 1) -> torch.Tensor:
+    """Positions of ``seq_len`` new tokens appended after ``past_length`` cached ones (cached pads included).
+
+    rope_deltas: (b 1) from :func:`get_rope_index`. Returns (3 b seq_len): after the prompt every
+    token is text again, so all three axes carry the same 1-D continuation ``index + rope_delta``.
+    """
+    check_shape(rope_deltas, "b one", "rope_deltas", one=1)
+    steps = torch.arange(past_length, past_length + seq_len, device=rope_deltas.device)
+    positions = steps[None, :] + rope_deltas  # (b seq_len)
+    return einops.repeat(positions, "b l -> three b l", three=3)
+
+
+def _text_only_positions(keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Text only: 0, 1, 2, ... over each row's real tokens, pads at 1; delta = real count - length."""
+    positions = keep.long().cumsum(-1) - 1
+    positions = positions.masked_fill(~keep, 1)
+    rope_deltas = keep.sum(-1, keepdim=True) - keep.shape[-1]
+    return einops.repeat(positions, "b l -> three b l", three=3).contiguous(), rope_deltas
+
+
+class _VisualBlocks:
+    """Hands out the grids of images and videos in order of appearance, checking counts as it goes."""
+
+    def __init__(self, image_grid_thw, video_grid_thw, second_per_grid_ts, *, spatial_merge_size,
+                 tokens_per_second, token_ids):  # fmt: skip
+        self.grids = {"image": _as_grid(image_grid_thw, "image_grid_thw"),
+                      "video": _as_grid(video_grid_thw, "video_grid_thw")}  # fmt: skip
+        n_videos = len(self.grids["video"])
+        if second_per_grid_ts is None:
+            second_per_grid_ts = [1.0] * n_videos
+        # float32, as the processor hands it over and the original release multiplied it.
+        self.seconds = torch.as_tensor(second_per_grid_ts, dtype=torch.float32).flatten().cpu()
+        if len(self.seconds) != n_videos:
+            raise ValueError(f"second_per_grid_ts has {len(self.seconds)} entries for {n_videos} videos")
+        self.merge = spatial_merge_size
+        self.tokens_per_second = tokens_per_second
+        self.token_ids = token_ids
+        self.used = {"image": 0, "video": 0}
+
+    def next(self, kind: str, row: int) -> tuple[int, int, int, torch.Tensor | None]:
+        """The next ``kind`` block as (t, h, w, seconds per grid or None for images), merged units."""
+        index = self.used[kind]
+        if index >= len(self.grids[kind]):
+            raise ValueError(
+                f"input_ids row {row} has more <|vision_start|> {kind} blocks than the "
+                f"{len(self.grids[kind])} rows of {kind}_grid_thw"
+            )
+        self.used[kind] += 1
+        t, h, w = self.grids[kind][index]
+        seconds = None if kind == "image" else self.seconds[index]
+        return t, h // self.merge, w // self.merge, seconds
+
+    def check_all_used(self) -> None:
+        for kind, grids in self.grids.items():
+            if self.used[kind] != len(grids):
+                raise ValueError(
+                    f"{kind}_grid_thw has {len(grids)} rows but input_ids contain {self.used[kind]} "
+                    f"<|vision_start|> {kind} blocks"
+                )
+
+
+def _as_grid(grid_thw, name: str) -> list[tuple[int, int, int]]:
+    if grid_thw is None:
+        return []
+    check_shape(grid_thw, "n three", name, three=3)
+    return [tuple(int(v) for v in row) for row in grid_thw.tolist()]
+
+
+def _row_positions(
+    ids: torch.Tensor, row: int, blocks: _VisualBlocks, vision_start_token_id: int
+) -> torch.Tensor:
+    """(3 n) positions of one unpadded row: text runs count up, visual blocks lay out their grid."""
+    kind_of = {token: kind for kind, token in blocks.token_ids.items()}
+    after_start = (ids[:-1] == vision_start_token_id).nonzero().flatten() + 1
+    starts = [int(i) for i in after_start if int(ids[i]) in kind_of]
+
+    pieces, next_position, cursor = [], 0, 0
+    for start in starts:
+        kind = kind_of[int(ids[start])]
+        t, h, w, seconds = blocks.next(kind, row)
+        _check_block_length(ids, start, t * h * w, kind, blocks.used[kind] - 1, row)
+        pieces.append(_text_positions(start - cursor, next_position, ids.device))
+        next_position += start - cursor
+        grid = _grid_positions(t, h, w, seconds, blocks.tokens_per_second, ids.device) + next_position
+        pieces.append(grid)
+        next_position = int(grid.max()) + 1  # text resumes after the largest id on any axis
+        cursor = start + t * h * w
+    pieces.append(_text_positions(len(ids) - cursor, next_position, ids.device))
+    return torch.cat(pieces, dim=1)
+
+
+def _text_positions(count: int, first: int, device) -> torch.Tensor:
+    """(3 count): the same running position on all three axes."""
+    return torch.arange(first, first + count, device=device).expand(3, -1)
+
+
+def _grid_positions(t: int, h: int, w: int, seconds_per_grid, tokens_per_second: int, device) -> torch.Tensor:
+    """(3 t*h*w) ids (temporal, row, column) of a block's tokens in raster order, starting at 0.
+
+    Images: temporal id = grid index (t = 1, so 0). Videos: ``floor(i * seconds_per_grid * tokens_per_second)``
+    for grid ``i``: at 2 ticks per second, 1 s per grid advances 2 per grid, 0.5 s advances 1, 1.5 s
+    advances 3. Computed as the original release did: a float32 product in that order, then truncated
+    (ids are >= 0, so truncation is floor). transformers 4.51-4.57 truncate ``seconds_per_grid`` first.
+    """
+    temporal = torch.arange(t, device=device)
+    if seconds_per_grid is not None:  # a video: grid index -> rope ticks
+        temporal = (temporal * seconds_per_grid.to(device) * tokens_per_second).long()
+    return torch.stack(
+        [
+            einops.repeat(temporal, "t -> (t h w)", h=h, w=w),
+            einops.repeat(torch.arange(h, device=device), "h -> (t h w)", t=t, w=w),
+            einops.repeat(torch.arange(w, device=device), "w -> (t h w)", t=t, h=h),
+        ]
+    )
+
+
+def _check_block_length(
+    ids: torch.Tensor, start: int, expected: int, kind: str, index: int, row: int
+) -> None:
+    token = int(ids[start])
+    others = (ids[start:] != token).nonzero()
+    found = int(others[0]) if len(others) else len(ids) - start
+    if found != expected:
+        raise ValueError(
+            f"{kind} {index} (input_ids row {row}): {found} <|{kind}_pad|> tokens after <|vision_start|> "
+            f"but its {kind}_grid_thw gives {expected} merged tokens"
+        )
+
+
+# --- rotary tables -----------------------------------------------------------------------------
+
+
+def inverse_frequencies(head_dim: int, theta: float) -> torch.Tensor:
+    """(head_dim/2) rotation speeds ``theta^(-2i/head_dim)``, computed exactly as transformers does."""
+    return 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+
+
+def slot_axes(mrope_section) -> torch.Tensor:
+    """(head_dim/2) which axis (0 temporal, 1 height, 2 width) each frequency slot reads: chunk k -> axis k mod 3."""
+    axes = [k % 3 for k, size in enumerate(mrope_section) for _ in range(size)]
+    return torch.tensor(axes, dtype=torch.long)
+
+
+def _mrope_cos_sin(position_ids: torch.Tensor, inv_freq: torch.Tensor, axes: torch.Tensor):
+    _, batch, length = check_shape(position_ids, "three b l", "position_ids", three=3).values()
+    angles = position_ids[..., None].float() * inv_freq.float()  # (3 b l half): every axis, every slot
+    # Slot i keeps the angle of its own axis: gather along the axis dimension.
+    index = axes.to(angles.device).expand(1, batch, length, -1)
+    angles = angles.gather(0, index)[0]  # (b l half)
+    angles = torch.cat([angles, angles], dim=-1)  # rotate-half layout: the two halves share angles
+    return angles.cos(), angles.sin()
+
+
+def multimodal_rotary(position_ids: torch.Tensor, head_dim: int, theta: float, mrope_section):
+    """cos, sin of shape (b l head_dim), float32, for ``position_ids`` (3 b l).
+
+    Slots ``0..15`` rotate with the temporal id, ``16..39`` with the row id, ``40..63`` with the
+    column id (for ``mrope_section = [16, 24, 24]``). If the three ids agree (text), this is 1-D RoPE.
+    """
+    if 2 * sum(mrope_section) != head_dim:
+        raise ValueError(f"mrope_section {tuple(mrope_section)} must sum to head_dim/2 = {head_dim // 2}")
+    return _mrope_cos_sin(position_ids, inverse_frequencies(head_dim, theta), slot_axes(mrope_section))
+
+
+class MRoPE(nn.Module):
+    """:func:`multimodal_rotary` bound to one decoder's sizes.
+
+    The frequency table is rebuilt on each call (64 numbers) rather than kept as a buffer, so
+    ``model.to(torch.bfloat16)`` can never round it: the angles are always computed in float32.
+    """
+
+    def __init__(self, head_dim: int, theta: float, mrope_section):
+        super().__init__()
+        if 2 * sum(mrope_section) != head_dim:
+            raise ValueError(f"mrope_section {tuple(mrope_section)} must sum to head_dim/2 = {head_dim // 2}")
+        self.head_dim, self.theta, self.mrope_section = head_dim, theta, tuple(mrope_section)
+
+    def forward(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """position_ids (3 b l) -> cos, sin (b l head_dim), float32."""
+        inv_freq = inverse_frequencies(self.head_dim, self.theta).to(position_ids.device)
+        return _mrope_cos_sin(position_ids, inv_freq, slot_axes(self.mrope_section))

@@ -1,0 +1,133 @@
+"""Generation: greedy ids equal transformers' generate(), the cache changes nothing, sampling filters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from qwen_lite.generation import filter_logits, generate
+from tests.test_model import CFG, IMG, VID, block, left_pad, model_pair, pixels, text
+
+
+@pytest.fixture(scope="module")
+def models():
+    return model_pair(seed=3)
+
+
+@pytest.fixture(scope="module")
+def mixed_batch():
+    """A left-padded batch: row 0 text + image, row 1 video + text (1.0 s per grid)."""
+    torch.manual_seed(7)
+    image, image_grid = pixels((1, 4, 4))
+    video, video_grid = pixels((2, 4, 4))
+    ids, mask = left_pad([text(2) + block(IMG, image_grid[0]) + text(2), block(VID, video_grid[0]) + text(5)])
+    return dict(input_ids=ids, attention_mask=mask, pixel_values=image, image_grid_thw=image_grid,
+                pixel_values_videos=video, video_grid_thw=video_grid, second_per_grid_ts=torch.tensor([1.0]))  # fmt: skip
+
+
+def hf_generate(reference, eos, pad, max_new_tokens=16, **inputs):
+    return reference.generate(
+        **inputs, max_new_tokens=max_new_tokens, min_new_tokens=0, do_sample=False, num_beams=1,
+        eos_token_id=eos, pad_token_id=pad, repetition_penalty=1.0,
+    )  # fmt: skip
+
+
+def test_greedy_matches_transformers_generate(models, mixed_batch):
+    ours, reference = models
+    eos, pad = CFG.eos_token_id, CFG.bos_token_id  # <|im_end|>, <|endoftext|>
+    got = generate(ours, **mixed_batch, max_new_tokens=16, eos_token_id=eos, pad_token_id=pad)
+    want = hf_generate(reference, eos, pad, **mixed_batch)
+    assert got.shape == (2, mixed_batch["input_ids"].shape[1] + 16)  # nobody stopped early ...
+    assert torch.equal(got, want)  # ... and all 2 x 16 new ids are transformers' ids
+
+
+def test_rows_stop_at_eos_independently(models, mixed_batch):
+    ours, reference = models
+    length = mixed_batch["input_ids"].shape[1]
+    free = generate(ours, **mixed_batch, max_new_tokens=10)
+    row0, row1 = free[0, length:].tolist(), free[1, length:].tolist()
+    # An end id that row 0 emits early and row 1 never does.
+    step = next(i for i, t in enumerate(row0) if i >= 1 and t not in row1 and t not in row0[:i])
+    eos, pad = row0[step], 0
+    got = generate(
+        ours, **mixed_batch, max_new_tokens=10, eos_token_id=[eos, CFG.eos_token_id], pad_token_id=pad
+    )
+    assert got[0, length : length + step + 1].tolist() == row0[: step + 1]
+    assert got[0, length + step + 1 :].tolist() == [pad] * (9 - step)  # finished row: padding
+    assert got[1, length:].tolist() == row1  # the other row is unaffected
+    assert torch.equal(
+        got, hf_generate(reference, [eos, CFG.eos_token_id], pad, max_new_tokens=10, **mixed_batch)
+    )
+    # Once every row has finished, generation stops.
+    single = {k: v[:1] if k in ("input_ids", "attention_mask") else v for k, v in mixed_batch.items()}
+    single = {k: v for k, v in single.items() if "video" not in k and k != "second_per_grid_ts"}
+    short = generate(ours, **single, max_new_tokens=10, eos_token_id=eos)
+    assert short.shape[1] == length + step + 1 and short[0, -1] == eos
+
+
+def test_cached_equals_uncached(models, mixed_batch):
+    ours, _ = models
+    cached = generate(ours, **mixed_batch, max_new_tokens=6)
+    uncached = generate(ours, **mixed_batch, max_new_tokens=6, use_cache=False)
+    assert torch.equal(cached, uncached)
+    assert torch.equal(ours.generate(**mixed_batch, max_new_tokens=6), cached)  # the method is the function
+
+
+def test_first_step_logits_use_the_video_timing(models):
+    """Pitfall: pipelines that drop second_per_grid_ts. generate() must pass it to the prefill."""
+    ours, _ = models
+    video, grid = pixels((4, 4, 4))
+    ids = torch.tensor([text(2) + block(VID, grid[0]) + text(3)])
+    inputs = dict(input_ids=ids, pixel_values_videos=video, video_grid_thw=grid)
+    seen = []
+    generate(ours, **inputs, second_per_grid_ts=torch.tensor([0.5]), max_new_tokens=1,
+             callback=lambda step, tokens, logits: seen.append(logits))  # fmt: skip
+    with torch.no_grad():
+        timed = ours(**inputs, second_per_grid_ts=torch.tensor([0.5])).logits[:, -1]
+        default = ours(**inputs).logits[:, -1]  # 1.0 s per grid
+    torch.testing.assert_close(seen[0], timed, atol=1e-5, rtol=1e-5)  # 1 row vs all rows of lm_head
+    assert (seen[0] - default).abs().max() > 1e-4  # the timing really changes the prediction
+
+
+def test_sampling_is_reproducible_and_filtered(models, mixed_batch):
+    ours, _ = models
+
+    def sample(seed, **kwargs):
+        generator = torch.Generator().manual_seed(seed)
+        return generate(ours, **mixed_batch, max_new_tokens=6, do_sample=True, generator=generator, **kwargs)
+
+    assert torch.equal(sample(0, temperature=0.7), sample(0, temperature=0.7))
+    assert not torch.equal(sample(0), sample(1))  # a flat random model: different seeds, different draws
+    assert torch.equal(sample(5, top_k=1), generate(ours, **mixed_batch, max_new_tokens=6))  # top-1 = greedy
+
+    allowed = []  # every sampled token must be among the 3 most likely of its step
+
+    def check(step, tokens, logits):
+        allowed.append(bool((logits.topk(3).indices == tokens[:, None]).any(-1).all()))
+
+    generator = torch.Generator().manual_seed(2)
+    generate(
+        ours, **mixed_batch, max_new_tokens=6, do_sample=True, top_k=3, generator=generator, callback=check
+    )
+    assert allowed == [True] * 6
+
+
+def test_top_k_top_p_match_transformers_warpers():
+    from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
+
+    torch.manual_seed(0)
+    logits = torch.randn(4, 50) * 3
+    for k in (1, 5, 50):
+        torch.testing.assert_close(filter_logits(logits, top_k=k), TopKLogitsWarper(k)(None, logits))
+    for p in (0.1, 0.5, 0.9):
+        torch.testing.assert_close(filter_logits(logits, top_p=p), TopPLogitsWarper(p)(None, logits))
+    # Hand-checked: probabilities 0.5, 0.3, 0.15, 0.05 with top_p = 0.7 keep the first two.
+    kept = filter_logits(torch.tensor([[0.5, 0.3, 0.15, 0.05]]).log(), top_p=0.7).isfinite()
+    assert kept.tolist() == [[True, True, False, False]]
+
+
+def test_over_long_request_is_refused(models):
+    ours, _ = models
+    limit = ours.config.text.max_position_embeddings
+    with pytest.raises(ValueError, match=f"exceeds max_position_embeddings \\({limit}\\)"):
+        generate(ours, torch.tensor([text(5)]), max_new_tokens=limit)

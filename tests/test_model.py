@@ -1,0 +1,208 @@
+"""The whole model against transformers 4.57 (fp32, same random weights): logits, fusion, tying, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from transformers.modeling_utils import no_init_weights
+
+from qwen_lite.config import tiny
+from qwen_lite.model import Qwen25VLForConditionalGeneration
+from qwen_lite.trace import trace_shapes
+from tests.reference import copy_weights_to_reference, hf_key, hf_model
+
+
+def compact(config):
+    """``config`` with a 4096-token vocabulary and the special tokens moved inside it.
+
+    Same logic, a 37x smaller embedding and lm_head: the tests spend their time on the model, not
+    on 151936-wide logits. One test below keeps the real vocabulary and token ids.
+    """
+    ids = dict(image_token_id=4000, video_token_id=4001, vision_start_token_id=4002, vision_end_token_id=4003)
+    text = dataclasses.replace(config.text, vocab_size=4096)
+    return config.replace(text=text, **ids, bos_token_id=4004, eos_token_id=4005)
+
+
+CFG = compact(tiny())
+VS, VE = CFG.vision_start_token_id, CFG.vision_end_token_id
+IMG, VID = CFG.image_token_id, CFG.video_token_id
+
+
+# --- helpers (also used by tests/test_generation.py) ------------------------------------------------
+
+
+def model_pair(config=CFG, seed: int = 0):
+    """(ours, reference) in eval mode with identical random weights (norm weights randomised too)."""
+    torch.manual_seed(seed)
+    ours = Qwen25VLForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for name, p in ours.named_parameters():
+            if name.endswith("norm.weight") or "ln_q" in name or "norm1" in name or "norm2" in name:
+                p.uniform_(0.5, 1.5)
+    with no_init_weights():  # every reference weight is overwritten below: skip its (slow) init
+        reference = hf_model(config)
+    copy_weights_to_reference(ours, reference)
+    return ours, reference
+
+
+def block(token: int, grid_thw) -> list[int]:
+    """<|vision_start|>, one placeholder per merged token, <|vision_end|>."""
+    t, h, w = grid_thw
+    return [VS] + [token] * (t * h * w // 4) + [VE]
+
+
+def pixels(*grids) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random patches (sum t*h*w, 1176) for the given (t, h, w) grids, and the grid tensor."""
+    grid_thw = torch.tensor(grids)
+    return torch.randn(int(grid_thw.prod(-1).sum()), CFG.vision.patch_dim), grid_thw
+
+
+def text(n: int) -> list[int]:
+    """``n`` random ordinary token ids (below every special id)."""
+    return torch.randint(0, 3000, (n,)).tolist()
+
+
+def left_pad(rows: list[list[int]], pad: int = CFG.bos_token_id) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask) with every row left-padded to the longest."""
+    length = max(map(len, rows))
+    ids = torch.tensor([[pad] * (length - len(r)) + r for r in rows])
+    mask = torch.tensor([[0] * (length - len(r)) + [1] * len(r) for r in rows])
+    return ids, mask
+
+
+# --- parity ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def models():
+    return model_pair()
+
+
+def assert_logits_match(models, **inputs):
+    ours, reference = models
+    with torch.no_grad():
+        got = ours(**inputs, output_hidden_states=True)
+        want = reference(**inputs, output_hidden_states=True)
+    torch.testing.assert_close(got.logits, want.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got.rope_deltas, want.rope_deltas.long(), atol=0, rtol=0)
+    for a, b in zip(got.hidden_states, want.hidden_states, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    return got
+
+
+def test_state_dict_keys_are_the_released_checkpoint_keys(models):
+    ours, reference = models
+    keys = set(ours.state_dict())
+    assert {hf_key(k) for k in keys} == set(reference.state_dict())
+    for key in ("visual.patch_embed.proj.weight", "visual.merger.mlp.2.bias", "model.embed_tokens.weight",
+                "model.layers.1.self_attn.k_proj.bias", "model.norm.weight", "lm_head.weight"):  # fmt: skip
+        assert key in keys
+
+
+def test_real_vocabulary_and_token_ids_match_reference():
+    config = tiny()  # 151936 tokens, <|image_pad|> = 151655, <|vision_start|> = 151652
+    ours, reference = model_pair(config, seed=2)
+    pixel_values, grid = pixels((1, 4, 4))
+    ids = torch.tensor([text(3) + [151652] + [151655] * 4 + [151653] + text(2)])
+    with torch.no_grad():
+        got = ours(ids, pixel_values=pixel_values, image_grid_thw=grid).logits
+        want = reference(input_ids=ids, pixel_values=pixel_values, image_grid_thw=grid).logits
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_text_only_matches_reference(models):
+    assert_logits_match(models, input_ids=torch.tensor([text(9)]))
+
+
+def test_one_image_matches_reference(models):
+    pixel_values, grid = pixels((1, 4, 6))
+    ids = torch.tensor([text(3) + block(IMG, grid[0]) + text(4)])
+    out = assert_logits_match(models, input_ids=ids, pixel_values=pixel_values, image_grid_thw=grid)
+    assert out.logits.shape == (1, ids.shape[1], CFG.text.vocab_size) and out.rope_deltas.item() < 0
+
+
+def test_two_images_of_different_sizes_match_reference(models):
+    pixel_values, grid = pixels((1, 4, 6), (1, 8, 2))
+    ids = torch.tensor([text(2) + block(IMG, grid[0]) + text(3) + block(IMG, grid[1]) + text(2)])
+    assert_logits_match(models, input_ids=ids, pixel_values=pixel_values, image_grid_thw=grid)
+
+
+def test_video_matches_reference(models):
+    # 2.0 s per grid: an integer, so transformers 4.57's int() cast doesn't bite (see test_rope.py).
+    video, grid = pixels((3, 4, 4))
+    ids = torch.tensor([text(2) + block(VID, grid[0]) + text(3)])
+    inputs = dict(pixel_values_videos=video, video_grid_thw=grid, second_per_grid_ts=torch.tensor([2.0]))
+    assert_logits_match(models, input_ids=ids, **inputs)
+
+
+def test_left_padded_batch_of_mixed_prompts_matches_reference(models):
+    image, image_grid = pixels((1, 4, 4))
+    video, video_grid = pixels((2, 4, 6))
+    ids, mask = left_pad(
+        [text(2) + block(IMG, image_grid[0]) + text(2), text(1) + block(VID, video_grid[0]) + text(5)]
+    )
+    assert mask[0, 0] == 0  # row 0 really is padded
+    inputs = dict(input_ids=ids, attention_mask=mask, pixel_values=image, image_grid_thw=image_grid,
+                  pixel_values_videos=video, video_grid_thw=video_grid, second_per_grid_ts=torch.tensor([1.0]))  # fmt: skip
+    batched = assert_logits_match(models, **inputs)
+    # Padding changes nothing: row 0 alone gives the same logits at its real tokens.
+    ours, _ = models
+    start = int((mask[0] == 0).sum())
+    with torch.no_grad():
+        alone = ours(ids[:1, start:], pixel_values=image, image_grid_thw=image_grid)
+    torch.testing.assert_close(batched.logits[:1, start:], alone.logits, atol=1e-5, rtol=1e-5)
+
+
+def test_tied_embeddings_match_reference():
+    config = CFG.replace(text=dataclasses.replace(CFG.text, tie_word_embeddings=True))
+    ours, reference = model_pair(config, seed=1)
+    assert ours.lm_head.weight is ours.model.embed_tokens.weight
+    assert "lm_head.weight" in ours.state_dict()  # listed like transformers does; same tensor
+    ids = torch.tensor([text(6)])
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids).logits, reference(input_ids=ids).logits, atol=1e-5, rtol=1e-5)
+    # A state_dict round-trip keeps the tie (both keys load into the one Parameter).
+    fresh = Qwen25VLForConditionalGeneration(config).eval()
+    fresh.load_state_dict(ours.state_dict(), strict=True)
+    assert fresh.lm_head.weight is fresh.model.embed_tokens.weight
+    with torch.no_grad():
+        assert torch.equal(fresh(ids).logits, ours(ids).logits)
+
+
+# --- errors, trace -------------------------------------------------------------------------------------
+
+
+def test_placeholder_feature_mismatch_names_the_image(models):
+    ours, _ = models
+    pixel_values, grid = pixels((1, 4, 4), (1, 4, 6))  # 4 and 6 merged tokens
+    ids = torch.tensor([text(2) + block(IMG, (1, 4, 4)) + text(1) + block(IMG, (1, 4, 4)) + text(1)])
+    with pytest.raises(
+        ValueError, match=r"image 1: 4 <\|image_pad\|> tokens in input_ids but 6 image features"
+    ):
+        ours(ids, pixel_values=pixel_values, image_grid_thw=grid)
+    video, video_grid = pixels((2, 4, 4))
+    ids = torch.tensor([text(2) + block(VID, (2, 4, 4))[:-3] + [VE]])  # 2 placeholders missing
+    with pytest.raises(ValueError, match=r"video 0: 6 <\|video_pad\|> tokens .* but 8 video features"):
+        ours(ids, pixel_values_videos=video, video_grid_thw=video_grid)
+
+
+def test_decode_step_needs_rope_deltas(models):
+    ours, _ = models
+    with torch.no_grad():
+        out = ours(torch.tensor([text(4)]), use_cache=True)
+        with pytest.raises(ValueError, match="rope_deltas"):
+            ours(torch.tensor([[5]]), past_key_values=out.past_key_values)
+
+
+def test_trace_records_every_stage(models):
+    ours, _ = models
+    pixel_values, grid = pixels((1, 4, 4))
+    ids = torch.tensor([text(2) + block(IMG, grid[0])])
+    with torch.no_grad(), trace_shapes() as trace:
+        ours(ids, pixel_values=pixel_values, image_grid_thw=grid, logits_to_keep=1)
+    stages = [row[0] for row in trace.rows]
+    for stage in ("embed_tokens", "vision (images)", "fuse images", "rope index", "decoder layer 1", "norm"):
+        assert stage in stages
+    assert trace.rows[-1][0] == "lm_head" and trace.rows[-1][2] == (1, 1, CFG.text.vocab_size)

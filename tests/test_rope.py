@@ -1,0 +1,217 @@
+"""M-RoPE positions (get_rope_index) and rotary tables against transformers 4.57 and hand-written values."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from qwen_lite.config import TextConfig, VisionConfig, tiny
+from qwen_lite.layers import apply_rotary
+from qwen_lite.rope import MRoPE, decode_position_ids, get_rope_index, multimodal_rotary
+from tests.reference import hf_config, hf_model
+
+CFG = tiny()
+VS, VE = CFG.vision_start_token_id, CFG.vision_end_token_id
+IMG, VID = CFG.image_token_id, CFG.video_token_id
+
+
+def block(token: int, grid_thw) -> list[int]:
+    """<|vision_start|>, one pad per merged token of the grid, <|vision_end|>."""
+    t, h, w = grid_thw
+    return [VS] + [token] * (t * h * w // 4) + [VE]
+
+
+def ours(input_ids, **kwargs):
+    return get_rope_index(
+        input_ids,
+        spatial_merge_size=CFG.vision.spatial_merge_size,
+        tokens_per_second=CFG.vision.tokens_per_second,
+        image_token_id=IMG,
+        video_token_id=VID,
+        vision_start_token_id=VS,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def reference():
+    from transformers.modeling_utils import no_init_weights
+
+    with no_init_weights():  # only get_rope_index is used: no weights needed
+        return hf_model(CFG).model  # Qwen2_5_VLModel: its get_rope_index reads the config's token ids
+
+
+def assert_same_as_reference(reference, input_ids, **kwargs):
+    positions, deltas = ours(input_ids, **kwargs)
+    ref_positions, ref_deltas = reference.get_rope_index(input_ids, **kwargs)
+    torch.testing.assert_close(positions, ref_positions, rtol=0, atol=0)
+    torch.testing.assert_close(deltas, ref_deltas.long(), rtol=0, atol=0)
+    return positions, deltas
+
+
+def test_text_only_matches_reference_and_is_arange(reference):
+    ids = torch.randint(0, 1000, (2, 7))
+    positions, deltas = assert_same_as_reference(reference, ids)
+    assert torch.equal(positions, torch.arange(7).expand(3, 2, 7))
+    assert deltas.tolist() == [[0], [0]]
+    mask = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1] * 7])
+    positions, deltas = assert_same_as_reference(reference, ids, attention_mask=mask)
+    assert positions[0, 0].tolist() == [1, 1, 0, 1, 2, 3, 4] and deltas.tolist() == [[-2], [0]]
+
+
+def test_one_image_matches_reference(reference):
+    grid = torch.tensor([[1, 4, 6]])  # 2 x 3 merged tokens
+    ids = torch.tensor([[5, 6] + block(IMG, grid[0]) + [7, 8, 9]])
+    positions, deltas = assert_same_as_reference(reference, ids, image_grid_thw=grid)
+    # An image: temporal id constant, all three axes start at the same offset (2 text + vision_start).
+    image = positions[:, 0, 3:9]
+    assert image[0].tolist() == [3] * 6
+    assert image[1].tolist() == [3, 3, 3, 4, 4, 4] and image[2].tolist() == [3, 4, 5, 3, 4, 5]
+    assert positions[0, 0, 9:].tolist() == [6, 7, 8, 9]  # vision_end at max + 1, then text
+    assert deltas.item() == 10 - 13
+
+
+def test_two_images_of_different_sizes_match_reference(reference):
+    grid = torch.tensor([[1, 4, 6], [1, 6, 2]])
+    ids = torch.tensor([[1] + block(IMG, grid[0]) + [2, 3] + block(IMG, grid[1]) + [4]])
+    assert_same_as_reference(reference, ids, image_grid_thw=grid)
+
+
+def test_video_then_image_with_one_second_interval_matches_reference(reference):
+    video, image = torch.tensor([[4, 4, 6]]), torch.tensor([[1, 2, 4]])
+    ids = torch.tensor([[1, 2] + block(VID, video[0]) + [3] + block(IMG, image[0]) + [4, 5]])
+    kwargs = dict(image_grid_thw=image, video_grid_thw=video, second_per_grid_ts=torch.tensor([1.0]))
+    positions, _ = assert_same_as_reference(reference, ids, **kwargs)
+    assert positions[0, 0, 3::6][:4].tolist() == [3, 5, 7, 9]  # 1 s per grid x 2 ticks/s
+
+
+def test_left_padded_batch_matches_reference(reference):
+    image, video = torch.tensor([[1, 4, 4]]), torch.tensor([[2, 2, 4]])
+    rows = [[1, 2] + block(IMG, image[0]) + [3], [9] + block(VID, video[0]) + [8, 7]]
+    pads = [3, 3 + len(rows[0]) - len(rows[1])]
+    ids = torch.tensor([[0] * p + row for p, row in zip(pads, rows)])
+    mask = (torch.arange(ids.shape[1]) >= torch.tensor(pads)[:, None]).long()
+    kwargs = dict(image_grid_thw=image, video_grid_thw=video, second_per_grid_ts=torch.tensor([1.0]))
+    positions, deltas = assert_same_as_reference(reference, ids, attention_mask=mask, **kwargs)
+    # Each row's positions are those of the row alone, unpadded.
+    alone, _ = ours(ids[:1, 3:], image_grid_thw=image)
+    assert torch.equal(positions[:, :1, 3:], alone)
+
+
+@pytest.mark.parametrize(
+    "seconds, temporal, after",
+    [
+        (0.5, [2, 2, 3, 3, 4, 4, 5, 5], 6),  # 1 tick per grid
+        (1.0, [2, 2, 4, 4, 6, 6, 8, 8], 9),  # 2 ticks per grid
+        (1.5, [2, 2, 5, 5, 8, 8, 11, 11], 12),  # 3 ticks per grid
+        (2 / 3, [2, 2, 3, 3, 4, 4, 6, 6], 7),  # 4/3 ticks per grid (3 fps): floor(0, 1.33, 2.67, 4)
+    ],
+)
+def test_video_temporal_ids_hand_written(seconds, temporal, after):
+    """Video grid 4 x 2 x 4 patches = 4 frames-pairs of 1 x 2 merged tokens, after [text, vision_start].
+
+    temporal id of grid i = start + floor(i * seconds * tokens_per_second), tokens_per_second = 2.
+    transformers 4.57 casts ``second_per_grid_t`` to an integer first: 0.5 s -> 0 (every frame gets
+    temporal id 2), 1.5 s -> 1 (ticks of 2, not 3), 2/3 s -> 0; only 1.0 s agrees. See the next test.
+    """
+    ids = torch.tensor([[5] + block(VID, (4, 2, 4)) + [6]])
+    positions, deltas = ours(ids, video_grid_thw=torch.tensor([[4, 2, 4]]), second_per_grid_ts=[seconds])
+    expected = torch.tensor(
+        [
+            [0, 1, *temporal, after, after + 1],
+            [0, 1, *[2] * 8, after, after + 1],
+            [0, 1, *[2, 3] * 4, after, after + 1],
+        ]
+    )
+    assert torch.equal(positions[:, 0], expected)
+    assert deltas.item() == after + 2 - ids.shape[1]
+
+
+def test_half_second_video_differs_from_transformers_457_truncation(reference):
+    """Documents the 4.57 bug we do not copy: int(0.5) = 0 collapses all frames onto one temporal id."""
+    grid = torch.tensor([[4, 2, 4]])
+    ids = torch.tensor([[5] + block(VID, grid[0]) + [6]])
+    kwargs = dict(video_grid_thw=grid, second_per_grid_ts=torch.tensor([0.5]))
+    ref_positions, _ = reference.get_rope_index(ids, **kwargs)
+    positions, _ = ours(ids, **kwargs)
+    assert ref_positions[0, 0, 2:10].tolist() == [2] * 8  # 4.57: all frames at the same time
+    assert positions[0, 0, 2:10].tolist() == [2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def test_all_padding_row_does_not_crash():
+    """transformers PR #39802: a fully masked row crashed on an empty torch.cat."""
+    grid = torch.tensor([[1, 4, 4]])
+    ids = torch.tensor([[0] * 8, [3] + block(IMG, grid[0]) + [4]])
+    mask = torch.tensor([[0] * 8, [1] * 8])
+    positions, deltas = ours(ids, image_grid_thw=grid, attention_mask=mask)
+    assert positions[:, 0].eq(1).all() and positions[0, 1].tolist() == [0, 1, 2, 2, 2, 2, 4, 5]
+    assert deltas.tolist() == [[-8], [6 - 8]]
+
+
+def test_decode_positions_continue_the_prompt():
+    grid = torch.tensor([[1, 4, 4]])
+    prompt = [0, 0, 7] + block(IMG, grid[0]) + [8]
+    mask = torch.tensor([[0, 0] + [1] * (len(prompt) - 2)])
+    _, deltas = ours(torch.tensor([prompt]), image_grid_thw=grid, attention_mask=mask)
+    # Two more text tokens: recomputing the index on the longer prompt gives the decode positions.
+    longer = torch.tensor([prompt + [9, 10]])
+    full, _ = ours(longer, image_grid_thw=grid, attention_mask=torch.cat([mask, torch.ones(1, 2).long()], 1))
+    assert torch.equal(decode_position_ids(deltas, past_length=len(prompt), seq_len=2), full[:, :, -2:])
+    assert full[0, 0, -2:].tolist() == [6, 7]  # text, vision_start, 4 image tokens (max 3), end, text
+
+
+def test_placeholder_count_mismatch_is_a_clear_error():
+    ids = torch.tensor([[1, VS, IMG, IMG, IMG, VE]])
+    with pytest.raises(ValueError, match=r"image 0 \(input_ids row 0\): 3 <\|image_pad\|> .* gives 4"):
+        ours(ids, image_grid_thw=torch.tensor([[1, 4, 4]]))
+    with pytest.raises(ValueError, match="image_grid_thw has 2 rows but input_ids contain 1"):
+        ours(ids, image_grid_thw=torch.tensor([[1, 2, 6], [1, 2, 2]]))
+
+
+# --- rotary tables ----------------------------------------------------------------------------------
+
+
+def test_rotary_for_text_is_one_d_rope():
+    """Equal ids on the three axes -> exactly the plain Qwen2 (1-D) rotary table, bit for bit."""
+    from transformers import Qwen2Config
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RotaryEmbedding
+
+    positions = torch.tensor([[0, 1, 2, 50, 1000, 127999]])
+    cos, sin = multimodal_rotary(positions.expand(3, -1, -1), 128, 1e6, (16, 24, 24))
+    plain = Qwen2RotaryEmbedding(Qwen2Config(hidden_size=2048, num_attention_heads=16, rope_theta=1e6))
+    ref_cos, ref_sin = plain(torch.zeros(1), positions)
+    torch.testing.assert_close(cos, ref_cos, atol=0, rtol=0)
+    torch.testing.assert_close(sin, ref_sin, atol=0, rtol=0)
+    # Textbook formula in float64, where float32 angle rounding is still small (positions < 1000).
+    angles = positions[:, :4, None].double() / 1e6 ** (torch.arange(0, 128, 2).double() / 128)
+    torch.testing.assert_close(cos[:, :4], torch.cat([angles, angles], -1).cos().float(), atol=1e-5, rtol=0)
+    # With different ids per axis the slots differ section by section.
+    mixed = torch.stack([positions, positions + 1, positions + 2])
+    cos_mixed, _ = multimodal_rotary(mixed, 128, 1e6, (16, 24, 24))
+    assert torch.equal(cos_mixed[..., :16], cos[..., :16])
+    assert not torch.equal(cos_mixed[..., 16:40], cos[..., 16:40])
+
+
+@pytest.mark.parametrize("mrope_section", [(16, 24, 24), (2, 3, 3)])
+def test_rotary_matches_reference_embedding(mrope_section):
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import (
+        Qwen2_5_VLRotaryEmbedding,
+        apply_multimodal_rotary_pos_emb,
+    )
+
+    head_dim = 2 * sum(mrope_section)
+    text = TextConfig(
+        hidden_size=2 * head_dim, num_attention_heads=2, num_key_value_heads=1, mrope_section=mrope_section
+    )
+    config = CFG.replace(text=text, vision=VisionConfig(out_hidden_size=2 * head_dim))
+    rotary = Qwen2_5_VLRotaryEmbedding(hf_config(config).text_config)
+    torch.manual_seed(0)
+    position_ids = torch.randint(0, 20000, (3, 2, 9))
+    q, k = torch.randn(2, 2, 9, head_dim), torch.randn(2, 1, 9, head_dim)
+    ref_cos, ref_sin = rotary(q, position_ids)
+    ref_q, ref_k = apply_multimodal_rotary_pos_emb(q, k, ref_cos, ref_sin, list(mrope_section))
+
+    cos, sin = MRoPE(head_dim, 1e6, mrope_section)(position_ids)
+    assert cos.shape == (2, 9, head_dim)
+    torch.testing.assert_close(apply_rotary(q, cos[:, None], sin[:, None]), ref_q, atol=1e-6, rtol=0)
+    torch.testing.assert_close(apply_rotary(k, cos[:, None], sin[:, None]), ref_k, atol=1e-6, rtol=0)
