@@ -1,7 +1,36 @@
-"""qwen_lite: a small, readable, exact re-implementation of Qwen2.5-VL."""
+"""qwen_lite: a small, readable, exact re-implementation of Qwen2.5-VL.
+
+The modules, in the order the book teaches them: ``config``, ``processing`` and ``video`` (pixels to
+patches), ``tokenizer`` and ``processor`` (text and placeholders), ``vision`` (the ViT), ``rope``
+(M-RoPE positions), ``text`` (the Qwen2 decoder), ``model`` (fusion and forward), ``generation``,
+``weights`` (checkpoints), ``accounting`` (parameters and FLOPs) and ``viz`` (figures and widgets,
+never imported by model code).
+"""
 
 from qwen_lite.config import PRESETS, Qwen25VLConfig, TextConfig, VisionConfig
+from qwen_lite.model import Qwen25VLForConditionalGeneration
+from qwen_lite.processor import Qwen25VLProcessor
+from qwen_lite.seed_api import Qwen25VLModel, preprocess_image
 from qwen_lite.shapes import ShapeError, check_shape
+from qwen_lite.tokenizer import apply_chat_template, get_tokenizer
 from qwen_lite.trace import trace_shapes
+from qwen_lite.weights import CheckpointError, from_pretrained, save_pretrained
 
-__all__ = ["PRESETS", "Qwen25VLConfig", "TextConfig", "VisionConfig", "ShapeError", "check_shape", "trace_shapes"]
+__all__ = [
+    "PRESETS",
+    "CheckpointError",
+    "Qwen25VLConfig",
+    "Qwen25VLForConditionalGeneration",
+    "Qwen25VLModel",
+    "Qwen25VLProcessor",
+    "ShapeError",
+    "TextConfig",
+    "VisionConfig",
+    "apply_chat_template",
+    "check_shape",
+    "from_pretrained",
+    "get_tokenizer",
+    "preprocess_image",
+    "save_pretrained",
+    "trace_shapes",
+]

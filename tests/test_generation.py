@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from qwen_lite.generation import filter_logits, generate
-from tests.test_model import CFG, IMG, VID, block, left_pad, model_pair, pixels, text
+from tests.model_inputs import CFG, IMG, VID, block, left_pad, model_pair, pixels, text
 
 
 @pytest.fixture(scope="module")
