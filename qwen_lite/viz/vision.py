@@ -1,0 +1,543 @@
+"""Figures and widgets for Part I (the vision tower): patches, rotary angles, windows, the 2x2 merge.
+
+Every function draws; none of them computes model outputs on its own. Index bookkeeping (which patch
+sits where, which patches share a window) comes from :mod:`qwen_lite.processing` and
+:mod:`qwen_lite.vision`, so a figure cannot disagree with the model it illustrates. Widgets are
+precomputed grids of small PNG views (see :func:`qwen_lite.viz.linked_grid`), so they work on the
+static site without a kernel.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.patches import Rectangle
+from PIL import Image, ImageDraw
+
+from qwen_lite.processing import (
+    FACTOR,
+    MAX_PIXELS,
+    PATCH_SIZE,
+    RELEASED_MAX_PIXELS,
+    patch_coordinates,
+    smart_resize,
+)
+from qwen_lite.vision import _units_to_rows, attention_groups, get_window_index
+from qwen_lite.viz import draw_grid, linked_grid
+
+DPI = 72
+
+# --- chapter 1: pixels to patches ---------------------------------------------------------------
+
+
+def token_count_figure(sides=None, budgets=None):
+    """Tokens (merged 28x28 areas) of a square and a 3:4 image as the side grows, for pixel budgets."""
+    sides = np.arange(28, 4200, 14) if sides is None else np.asarray(sides)
+    budgets = budgets or {
+        "class default max (1,003,520 px)": MAX_PIXELS,
+        "released max (12,845,056 px)": RELEASED_MAX_PIXELS,
+    }
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=DPI + 8)
+    for (label, budget), color in zip(budgets.items(), ("C0", "C1")):
+        for aspect, style in ((1.0, "-"), (4 / 3, "--")):
+            tokens = []
+            for s in sides:
+                h, w = smart_resize(int(round(s * aspect)), int(s), max_pixels=budget)
+                tokens.append(h * w // FACTOR**2)
+            ax.plot(
+                sides, tokens, style, color=color, label=f"{label}, {'1:1' if aspect == 1 else '4:3 (h:w)'}"
+            )
+    ax.axhline(64, color="gray", lw=0.8, ls=":")
+    ax.text(
+        sides[-1],
+        64,
+        "a fixed 224x224 input: always 64 tokens",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="gray",
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("image width in pixels (before resizing)")
+    ax.set_ylabel("tokens for the language model")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def patch_grid_figure(image: Image.Image, patch: int = PATCH_SIZE, merge: int = 2, numbered: int = 0):
+    """``image`` (already resized to multiples of 28) with its 14x14 patch grid and 28x28 token grid.
+
+    ``numbered`` > 0 writes the ``pixel_values`` row index into the first ``numbered`` patches of that
+    order, which shows the 2x2 blocks being consecutive.
+    """
+    width, height = image.size
+    fig, ax = plt.subplots(figsize=(5.2, 5.2 * height / width), dpi=DPI + 8)
+    ax.imshow(image)
+    draw_grid(ax, height, width, patch, colors="white", linewidths=0.4, alpha=0.7)
+    draw_grid(ax, height, width, patch * merge, colors="yellow", linewidths=1.0)
+    if numbered:
+        coords = patch_coordinates(torch.tensor([[1, height // patch, width // patch]]), merge)
+        for row, (_, _, r, c) in enumerate(coords[:numbered].tolist()):
+            ax.text(
+                (c + 0.5) * patch,
+                (r + 0.5) * patch,
+                str(row),
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="black",
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
+    ax.set_title(
+        f"{width}x{height} px: {height // patch}x{width // patch} patches, "
+        f"{(height // patch) * (width // patch) // merge**2} tokens",
+        fontsize=9,
+    )
+    ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def row_order_figure(grid_h: int, grid_w: int, merge: int = 2):
+    """Two small grids: the row of ``pixel_values`` each patch lands in, in plain raster order (left)
+    and in the real 2x2-block order (right); colour = the merged token the patch belongs to."""
+    coords = patch_coordinates(torch.tensor([[1, grid_h, grid_w]]), merge)
+    real = np.zeros((grid_h, grid_w), dtype=int)
+    for row, (_, _, r, c) in enumerate(coords.tolist()):
+        real[r, c] = row
+    raster = np.arange(grid_h * grid_w).reshape(grid_h, grid_w)
+    unit = (np.arange(grid_h)[:, None] // merge) * (grid_w // merge) + np.arange(grid_w)[None, :] // merge
+    fig, axes = plt.subplots(1, 2, figsize=(8, 8 * grid_h / grid_w / 2 + 0.6), dpi=DPI + 8)
+    for ax, order, title in (
+        (axes[0], raster, "plain raster order (not used)"),
+        (axes[1], real, "pixel_values row order (2x2 blocks)"),
+    ):
+        ax.imshow(unit % 10, cmap="tab10", alpha=0.45, vmin=0, vmax=9)
+        for r in range(grid_h):
+            for c in range(grid_w):
+                ax.text(c, r, str(order[r, c]), ha="center", va="center", fontsize=8)
+        draw_grid(ax, grid_h, grid_w, 1, colors="gray", linewidths=0.4)
+        draw_grid(ax, grid_h, grid_w, merge, colors="black", linewidths=1.2)
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+# --- chapter 2: patch embedding -----------------------------------------------------------------
+
+
+def patch_frames_figure(patches, titles):
+    """Each ``(3, 2, 14, 14)`` patch (values in [0, 1]) as its two frames side by side."""
+    fig, axes = plt.subplots(1, 2 * len(patches), figsize=(1.6 * 2 * len(patches), 2.0), dpi=DPI + 8)
+    for k, (patch, title) in enumerate(zip(patches, titles)):
+        for frame in range(2):
+            ax = axes[2 * k + frame]
+            ax.imshow(patch[:, frame].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            ax.set_title(f"{title}\nframe {frame}", fontsize=8)
+            ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+# --- chapter 3: 2-D rotary ----------------------------------------------------------------------
+
+
+def rotary_1d_figure(inv_freq, positions, pairs=(0, 4, 10, 19)):
+    """Angle ``position * inv_freq[i]`` (as a point on the unit circle) for a few frequency pairs ``i``."""
+    inv_freq = np.asarray(inv_freq)
+    positions = np.asarray(positions)
+    fig, axes = plt.subplots(1, len(pairs), figsize=(2.1 * len(pairs), 2.4), dpi=DPI + 8)
+    circle = np.linspace(0, 2 * np.pi, 200)
+    for ax, i in zip(axes, pairs):
+        angles = positions * inv_freq[i]
+        ax.plot(np.cos(circle), np.sin(circle), color="lightgray", lw=0.8)
+        ax.scatter(np.cos(angles), np.sin(angles), c=positions, cmap="viridis", s=18, zorder=3)
+        ax.set_title(f"pair {i}: {inv_freq[i]:.3g} rad/step", fontsize=8)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+    fig.suptitle(f"where positions 0..{positions.max()} send one (x, y) pair (colour = position)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def angle_maps_figure(position_ids, angles, grid_h: int, grid_w: int, slots, head_dim_quarter: int):
+    """``cos(angle)`` of some frequency slots drawn over the patch grid.
+
+    ``position_ids`` (n 2) are the (row, col) of each patch, ``angles`` (n head_dim) the rotary angles
+    in the same row order; slot ``s < head_dim_quarter`` turns with the row, the next quarter with the column.
+    """
+    fig, axes = plt.subplots(
+        1, len(slots), figsize=(2.3 * len(slots), 2.6 * grid_h / grid_w + 0.4), dpi=DPI + 8
+    )
+    rows, cols = position_ids[:, 0].numpy(), position_ids[:, 1].numpy()
+    for ax, slot in zip(axes, slots):
+        grid = np.zeros((grid_h, grid_w))
+        grid[rows, cols] = np.cos(angles[:, slot].numpy())
+        ax.imshow(grid, cmap="coolwarm", vmin=-1, vmax=1)
+        axis = "row" if slot < head_dim_quarter else "column"
+        ax.set_title(f"slot {slot} ({axis})", fontsize=8)
+        ax.set_axis_off()
+    fig.suptitle("cos(angle) per patch: each slot turns with the row or with the column", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# --- chapter 4: window attention ----------------------------------------------------------------
+
+
+def _patch_rc(grid_thw) -> np.ndarray:
+    """(row, col) of every patch, in processor row order (single image)."""
+    return patch_coordinates(torch.as_tensor(grid_thw))[:, 2:].numpy()
+
+
+def window_order_rows(grid_thw) -> torch.Tensor:
+    """The processor rows in window order (the permutation the tower applies before block 0)."""
+    window_index, _ = get_window_index(grid_thw)
+    return _units_to_rows(window_index, 4)
+
+
+def window_mask_figure(image: Image.Image, window: bool, query_rc: tuple[int, int], patch: int = PATCH_SIZE):
+    """Left: which patches the query patch may attend to, over the image. Right: the attention mask in
+    window order (white = allowed), the query's row marked. ``image`` is already at its resized size."""
+    width, height = image.size
+    grid_thw = [[1, height // patch, width // patch]]
+    groups = attention_groups(grid_thw, window=window).numpy()
+    rc = _patch_rc(grid_thw)
+    query = int(np.flatnonzero((rc[:, 0] == query_rc[0]) & (rc[:, 1] == query_rc[1]))[0])
+    allowed = groups == groups[query]
+
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(8.4, 3.7), dpi=DPI, gridspec_kw={"width_ratios": [1.25, 1]}
+    )
+    left.imshow(image)
+    shade = np.zeros((height // patch, width // patch, 4))
+    shade[..., 3] = 0.7
+    for (r, c), ok in zip(rc, allowed):
+        if ok:
+            shade[r, c, 3] = 0.0
+    left.imshow(shade, extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
+    draw_grid(left, height, width, 112, colors="yellow", linewidths=1.2)
+    left.add_patch(
+        Rectangle(
+            (query_rc[1] * patch - 0.5, query_rc[0] * patch - 0.5), patch, patch, fill=False, ec="red", lw=2
+        )
+    )
+    kind = "window" if window else "full"
+    left.set_title(
+        f"{width}x{height} px, {kind} attention: query patch (red) sees {allowed.sum()} of {len(groups)}",
+        fontsize=8,
+    )
+    left.set_axis_off()
+
+    order = window_order_rows(grid_thw).numpy()
+    g = groups[order]
+    mask = g[:, None] == g[None, :]
+    right.imshow(mask, cmap="gray", interpolation="nearest")
+    q = int(np.flatnonzero(order == query)[0])
+    right.axhline(q, color="red", lw=1.0)
+    right.set_title(f"mask in window order ({len(g)}x{len(g)}); red: the query's row", fontsize=8)
+    right.set_xlabel("key (window order)", fontsize=8)
+    right.set_ylabel("query (window order)", fontsize=8)
+    right.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# Widget views are drawn with PIL and numpy rather than matplotlib: a view takes milliseconds instead
+# of a second, so a grid of two dozen views keeps the chapter fast. They are JPEG (photographs compress
+# ten times better than as PNG), which keeps the notebook small.
+
+
+def _font(size: int = 12):
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def _jpeg_widget(canvas: Image.Image, width: str):
+    import io
+
+    import ipywidgets as widgets
+
+    buf = io.BytesIO()
+    canvas.save(buf, format="JPEG", quality=82)
+    return widgets.Image(value=buf.getvalue(), format="jpeg", layout=widgets.Layout(width=width))
+
+
+def _outline(
+    pixels: np.ndarray, top: int, left: int, size_y: int, size_x: int, color, width: int = 2
+) -> None:
+    """Draw a rectangle outline into an (h, w, 3) uint8 array, in place."""
+    h, w, _ = pixels.shape
+    y0, y1, x0, x1 = max(top, 0), min(top + size_y, h), max(left, 0), min(left + size_x, w)
+    pixels[y0 : min(y0 + width, h), x0:x1] = color
+    pixels[max(y1 - width, 0) : y1, x0:x1] = color
+    pixels[y0:y1, x0 : min(x0 + width, w)] = color
+    pixels[y0:y1, max(x1 - width, 0) : x1] = color
+
+
+def _grid_lines(pixels: np.ndarray, step: int, color, every_y=None) -> None:
+    """Lines every ``step`` pixels into an (h, w, 3) uint8 array, in place."""
+    pixels[::step, :] = color
+    pixels[:, ::step] = color
+
+
+def window_mask_view(
+    image: Image.Image, window: bool, query_rc: tuple[int, int], patch: int = PATCH_SIZE, mask_side: int = 300
+) -> Image.Image:
+    """The widget's view (a PIL image): the patches the query may attend to over ``image`` (others
+    darkened, windows in yellow, query in red), and the attention mask in window order with the
+    query's row in red. ``image`` is already at its resized size."""
+    width, height = image.size
+    grid_thw = [[1, height // patch, width // patch]]
+    groups = attention_groups(grid_thw, window=window).numpy()
+    rc = _patch_rc(grid_thw)
+    query = int(np.flatnonzero((rc[:, 0] == query_rc[0]) & (rc[:, 1] == query_rc[1]))[0])
+    allowed = np.zeros((height // patch, width // patch), dtype=bool)
+    allowed[rc[:, 0], rc[:, 1]] = groups == groups[query]
+    shade = np.where(np.kron(allowed, np.ones((patch, patch), dtype=bool))[..., None], 1.0, 0.3)
+    pixels = (np.asarray(image, dtype=np.float32) * shade).astype(np.uint8)
+    if window:
+        _grid_lines(pixels, 112, (255, 220, 0))
+    _outline(pixels, query_rc[0] * patch, query_rc[1] * patch, patch, patch, (255, 0, 0), 3)
+
+    order = window_order_rows(grid_thw).numpy()
+    g = groups[order]
+    mask = np.where(g[:, None] == g[None, :], 255, 40).astype(np.uint8)
+    mask_rgb = np.repeat(mask[..., None], 3, axis=-1)
+    q = int(np.flatnonzero(order == query)[0])
+    mask_rgb[q] = np.where(mask_rgb[q] == 255, [255, 60, 60], [150, 0, 0])
+    mask_img = Image.fromarray(mask_rgb).resize((mask_side, mask_side), Image.Resampling.NEAREST)
+    y = (q + 0.5) * mask_side / len(g)
+    ImageDraw.Draw(mask_img).rectangle((0, y - 3, mask_side - 1, y + 3), outline=(255, 0, 0), width=2)
+
+    top, gap = 40, 24
+    canvas = Image.new("RGB", (width + gap + mask_side + 10, top + max(height, mask_side) + 8), "white")
+    canvas.paste(Image.fromarray(pixels), (0, top))
+    canvas.paste(mask_img, (width + gap, top))
+    draw = ImageDraw.Draw(canvas)
+    kind = "window" if window else "full"
+    draw.text((0, 4), f"{width}x{height} px, {kind} block: query patch (red)", fill="black", font=_font())
+    draw.text((0, 20), f"attends to {allowed.sum()} of {len(groups)} patches", fill="black", font=_font())
+    draw.text((width + gap, 4), f"mask in window order, {len(g)} x {len(g)}", fill="black", font=_font())
+    draw.text((width + gap, 20), "white: allowed; red: the query's row", fill="black", font=_font())
+    return canvas
+
+
+def window_mask_widget(image: Image.Image, sizes, queries, width: str = "680px"):
+    """Sliders: image size (``[(height, width), ...]``), block kind (window, full), query patch.
+
+    ``queries`` are ``(label, (fy, fx))`` with fractions of the grid (0 = top/left, 1 = bottom/right),
+    so each label lands on a valid patch at every size.
+    """
+    kinds = [("window", True), ("full", False)]
+    resized = [image.resize((w, h), resample=Image.Resampling.BICUBIC) for h, w in sizes]
+
+    def render(i, j, k):
+        height, width_px = sizes[i]
+        fy, fx = queries[k][1]
+        rc = (round(fy * (height // PATCH_SIZE - 1)), round(fx * (width_px // PATCH_SIZE - 1)))
+        return _jpeg_widget(window_mask_view(resized[i], kinds[j][1], rc), width)
+
+    return linked_grid(
+        [
+            ("image (w x h)", [f"{w}x{h}" for h, w in sizes]),
+            ("block kind", [name for name, _ in kinds]),
+            ("query patch", [label for label, _ in queries]),
+        ],
+        render,
+        width=width,
+    )
+
+
+def groups_figure(image: Image.Image, patch: int = PATCH_SIZE):
+    """Attention groups of every patch for a window block and a full block, side by side."""
+    width, height = image.size
+    grid_thw = [[1, height // patch, width // patch]]
+    rc = _patch_rc(grid_thw)
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6 * height / width + 0.4), dpi=DPI)
+    for ax, window in zip(axes, (True, False)):
+        groups = attention_groups(grid_thw, window=window).numpy()
+        grid = np.zeros((height // patch, width // patch))
+        grid[rc[:, 0], rc[:, 1]] = groups
+        ax.imshow(image)
+        ax.imshow(
+            grid % 10,
+            cmap="tab10",
+            vmin=0,
+            vmax=9,
+            alpha=0.45,
+            extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+            interpolation="nearest",
+        )
+        draw_grid(ax, height, width, patch, colors="white", linewidths=0.3, alpha=0.5)
+        ax.set_title(
+            f"{'window' if window else 'full'} block: {groups.max() + 1} attention group(s)", fontsize=9
+        )
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+# --- chapter 6: the 2x2 merge -------------------------------------------------------------------
+
+
+def _strip(ax, values, highlight: int, boundaries, title: str):
+    """One row of cells coloured by ``values`` (window id), cell ``highlight`` boxed."""
+    n = len(values)
+    ax.imshow(
+        np.asarray(values)[None, :] % 10,
+        cmap="tab10",
+        vmin=0,
+        vmax=9,
+        aspect="auto",
+        extent=(-0.5, n - 0.5, 0.5, -0.5),
+        interpolation="nearest",
+    )
+    for b in boundaries:
+        ax.axvline(b - 0.5, color="black", lw=0.8)
+    ax.add_patch(Rectangle((highlight - 0.5, -0.5), 1, 1, fill=False, ec="red", lw=2.5))
+    ax.annotate(
+        f"position {highlight}",
+        (highlight, 0.5),
+        xytext=(highlight, 1.6),
+        ha="center",
+        fontsize=8,
+        color="red",
+        arrowprops={"arrowstyle": "->", "color": "red"},
+        annotation_clip=False,
+    )
+    ax.set_yticks([])
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=8, loc="left")
+
+
+def merge_figure(image: Image.Image, token: int, patch: int = PATCH_SIZE):
+    """Merged token ``token`` (processor order): its four source patches on the image, and where it sits
+    in the token sequence before (processor order) and after the window reorder."""
+    width, height = image.size
+    grid_thw = [[1, height // patch, width // patch]]
+    rc = _patch_rc(grid_thw)
+    window_index, cu = get_window_index(grid_thw)
+    units = len(window_index)
+    window_of_unit = np.empty(units, dtype=int)
+    for w, (a, b) in enumerate(zip(cu[:-1].tolist(), cu[1:].tolist())):
+        window_of_unit[window_index[a // 4 : b // 4].numpy()] = w
+    position_in_window_order = int(torch.argsort(window_index)[token])
+
+    fig = plt.figure(figsize=(8.6, 4.0), dpi=DPI)
+    img_ax = fig.add_axes((0.0, 0.05, 0.42, 0.85))
+    img_ax.imshow(image)
+    draw_grid(img_ax, height, width, patch, colors="white", linewidths=0.3, alpha=0.6)
+    draw_grid(img_ax, height, width, 2 * patch, colors="yellow", linewidths=0.8)
+    for row in range(4 * token, 4 * token + 4):
+        r, c = rc[row]
+        img_ax.add_patch(
+            Rectangle((c * patch - 0.5, r * patch - 0.5), patch, patch, fc="red", alpha=0.35, ec="red")
+        )
+        img_ax.text(
+            (c + 0.5) * patch,
+            (r + 0.5) * patch,
+            str(row),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white",
+        )
+    img_ax.set_title(f"token {token} = pixel_values rows {4 * token}..{4 * token + 3}", fontsize=9)
+    img_ax.set_axis_off()
+
+    before = fig.add_axes((0.47, 0.58, 0.51, 0.13))
+    _strip(before, window_of_unit, token, [], f"before: processor order (colour = window), token {token}")
+    after = fig.add_axes((0.47, 0.18, 0.51, 0.13))
+    _strip(
+        after,
+        window_of_unit[window_index.numpy()],
+        position_in_window_order,
+        (cu[1:-1] // 4).tolist(),
+        "after the window reorder (black lines: window ends)",
+    )
+    return fig
+
+
+_TAB10 = [tuple(int(255 * c) for c in plt.get_cmap("tab10")(i)[:3]) for i in range(10)]
+
+
+def _strip_image(colors, highlight: int, boundaries, cell: int, height: int = 22) -> Image.Image:
+    """A row of cells coloured by window id (``colors``), the ``highlight`` cell boxed in red."""
+    n = len(colors)
+    pixels = np.zeros((height, n * cell, 3), dtype=np.uint8)
+    for i, c in enumerate(colors):
+        pixels[:, i * cell : (i + 1) * cell] = _TAB10[c % 10]
+    for b in boundaries:
+        pixels[:, b * cell - 1 : b * cell + 1] = 0
+    _outline(pixels, 0, highlight * cell - 1, height, cell + 2, (255, 0, 0), 2)
+    return Image.fromarray(pixels)
+
+
+def merge_view(
+    image: Image.Image, token: int, patch: int = PATCH_SIZE, strip_width: int = 380
+) -> Image.Image:
+    """The widget's view (a PIL image): merged token ``token``'s four source patches on ``image``
+    (already resized), and its position in the token sequence before and after the window reorder."""
+    width, height = image.size
+    grid_thw = [[1, height // patch, width // patch]]
+    rc = _patch_rc(grid_thw)
+    window_index, cu = get_window_index(grid_thw)
+    units = len(window_index)
+    window_of_unit = np.empty(units, dtype=int)
+    for w, (a, b) in enumerate(zip(cu[:-1].tolist(), cu[1:].tolist())):
+        window_of_unit[window_index[a // 4 : b // 4].numpy()] = w
+    after = int(torch.argsort(window_index)[token])
+
+    pixels = np.asarray(image).copy()
+    pixels[::patch, :] = (255, 255, 255)
+    pixels[:, ::patch] = (255, 255, 255)
+    _grid_lines(pixels, 2 * patch, (255, 220, 0))
+    for row in range(4 * token, 4 * token + 4):
+        r, c = rc[row]
+        block = pixels[r * patch : (r + 1) * patch, c * patch : (c + 1) * patch].astype(np.float32)
+        pixels[r * patch : (r + 1) * patch, c * patch : (c + 1) * patch] = (
+            0.45 * block + [140, 0, 0]
+        ).astype(np.uint8)
+    cell = max(2, strip_width // units)
+    before_strip = _strip_image(window_of_unit, token, [], cell)
+    after_strip = _strip_image(window_of_unit[window_index.numpy()], after, (cu[1:-1] // 4).tolist(), cell)
+
+    top, gap = 24, 24
+    right = width + gap
+    canvas = Image.new("RGB", (right + max(units * cell, 300) + 10, top + max(height, 170) + 8), "white")
+    canvas.paste(Image.fromarray(pixels), (0, top))
+    draw = ImageDraw.Draw(canvas)
+    draw.text(
+        (0, 4), f"token {token} = pixel_values rows {4 * token}..{4 * token + 3}", fill="black", font=_font()
+    )
+    for row in range(4 * token, 4 * token + 4):
+        r, c = rc[row]
+        draw.text((c * patch + 2, top + r * patch + 1), str(row), fill="white", font=_font(9))
+    draw.text((right, top + 4), f"processor order: position {token} of {units}", fill="black", font=_font())
+    canvas.paste(before_strip, (right, top + 22))
+    draw.text((right, top + 70), f"window order: position {after} of {units}", fill="black", font=_font())
+    canvas.paste(after_strip, (right, top + 88))
+    draw.text(
+        (right, top + 118),
+        "colour = attention window; black lines = window ends",
+        fill="gray",
+        font=_font(11),
+    )
+    return canvas
+
+
+def merge_widget(image: Image.Image, tokens, width: str = "680px"):
+    """Slider over a few merged tokens of ``image`` (already resized); each view is :func:`merge_view`."""
+    return linked_grid(
+        [("merged token", [str(t) for t in tokens])],
+        lambda i: _jpeg_widget(merge_view(image, tokens[i]), width),
+        width=width,
+    )
