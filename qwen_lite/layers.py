@@ -1,0 +1,75 @@
+"""Small building blocks shared by the vision tower and the text decoder.
+
+Both halves of Qwen2.5-VL use the same three pieces: an RMSNorm computed in float32, rotary position
+embeddings applied "rotate-half" style (the two halves of a head, not interleaved pairs), and a
+SwiGLU MLP. Keeping them here means the two towers cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm: ``x / sqrt(mean(x^2) + eps) * weight``, no mean subtraction, no bias.
+
+    The statistics are computed in float32 even for bf16 inputs (as in the reference): a sum of
+    1280 squares in bf16 loses most of its digits. The normalised value is cast back to the input
+    dtype *before* the weight multiplies it, which is what the released model does.
+    Shapes: ``(... dim) -> (... dim)``.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, eps={self.eps}"
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    """``[x1, x2] -> [-x2, x1]`` on the last dimension, split into two halves. ``(... d) -> (... d)``.
+
+    Multiplying by ``sin`` and adding ``x * cos`` rotates each pair ``(x[i], x[i + d/2])`` by its angle.
+    """
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate ``x`` by the angles whose cosines and sines are given, in float32.
+
+    ``x``: ``(... d)``; ``cos``, ``sin``: broadcastable to ``x`` (the caller inserts the head axis),
+    last dimension ``d``. Returns a tensor of ``x``'s shape and dtype.
+    """
+    if cos.shape[-1] != x.shape[-1] or sin.shape != cos.shape:
+        raise ValueError(
+            f"apply_rotary: cos/sin must end in x's last dimension {x.shape[-1]}, "
+            f"got cos {tuple(cos.shape)}, sin {tuple(sin.shape)}"
+        )
+    x32 = x.float()
+    return (x32 * cos.float() + rotate_half(x32) * sin.float()).to(x.dtype)
+
+
+class MLP(nn.Module):
+    """SwiGLU feed-forward: ``down(silu(gate(x)) * up(x))``. Shapes: ``(... dim) -> (... dim)``.
+
+    The vision tower's MLP has biases, the text decoder's does not (``bias``).
+    """
+
+    def __init__(self, dim: int, hidden: int, bias: bool):
+        super().__init__()
+        self.gate_proj = nn.Linear(dim, hidden, bias=bias)
+        self.up_proj = nn.Linear(dim, hidden, bias=bias)
+        self.down_proj = nn.Linear(hidden, dim, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
