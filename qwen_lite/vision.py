@@ -308,8 +308,12 @@ class VisionTransformer(nn.Module):
         x_in, x, cos, sin = x, x[rows], cos[rows], sin[rows]
         record("window reorder", x_in, x)
 
-        window_groups = group_segments(cu_window_seqlens.to(x.device))
-        frame_groups = group_segments(get_cu_seqlens(grid_thw, cfg.spatial_merge_size).to(x.device))
+        # Segment bookkeeping runs on the CPU (it is tiny, and `unique` has no meta-device kernel,
+        # which would stop the tower from tracing shapes on `meta`); only the indices move.
+        window_groups = [g.to(x.device) for g in group_segments(cu_window_seqlens.cpu())]
+        frame_groups = [
+            g.to(x.device) for g in group_segments(get_cu_seqlens(grid_thw, cfg.spatial_merge_size))
+        ]
         for i, block in enumerate(self.blocks):
             window = self.uses_window_attention(i)
             x_in, x = x, block(x, cos, sin, window_groups if window else frame_groups)

@@ -1,27 +1,21 @@
 """The vision tower against transformers 4.57 (same weights, float32), plus properties of its attention."""
 
 import dataclasses
-import sys
 from functools import cache
-from pathlib import Path
 
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from reference import hf_config  # noqa: E402
-from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm  # noqa: E402
-from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import (  # noqa: E402
+from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
+from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import (
     Qwen2_5_VisionTransformerPretrainedModel,
     apply_rotary_pos_emb_vision,
 )
 
-from qwen_lite.config import VisionConfig, qwen25vl_3b, small, tiny  # noqa: E402
-from qwen_lite.layers import RMSNorm, apply_rotary  # noqa: E402
-from qwen_lite.shapes import ShapeError  # noqa: E402
-from qwen_lite.trace import trace_shapes  # noqa: E402
-from qwen_lite.vision import (  # noqa: E402
+from qwen_lite.config import VisionConfig, qwen25vl_3b, small, tiny
+from qwen_lite.layers import RMSNorm, apply_rotary
+from qwen_lite.shapes import ShapeError
+from qwen_lite.trace import trace_shapes
+from qwen_lite.vision import (
     PatchEmbed,
     VisionTransformer,
     attention_groups,
@@ -29,6 +23,7 @@ from qwen_lite.vision import (  # noqa: E402
     get_window_index,
     vision_position_ids,
 )
+from tests.reference import hf_config
 
 PRESETS = {"tiny": tiny, "small": small}
 ODD_IMAGE = [[1, 14, 22]]  # 196x308 px: 7x11 merged units, so the right and bottom windows are cut short
@@ -257,3 +252,19 @@ def test_layers_match_reference_in_bfloat16():
     q_ref, k_ref = apply_rotary_pos_emb_vision(x, x * 2, cos, sin)
     assert torch.equal(apply_rotary(x, cos[:, None], sin[:, None]), q_ref)
     assert torch.equal(apply_rotary(x * 2, cos[:, None], sin[:, None]), k_ref)
+
+
+def test_released_tower_traces_shapes_on_meta_device():
+    """The book traces the real 32-block tower without memory: forward must run on `meta`."""
+    from qwen_lite.config import qwen25vl_3b
+    from qwen_lite.trace import trace_shapes
+
+    with torch.device("meta"):
+        tower = VisionTransformer(qwen25vl_3b().vision)
+        pixel_values = torch.empty(36 * 42, 1176)
+    with trace_shapes() as trace:
+        out = tower(pixel_values, torch.tensor([[1, 36, 42]]))
+    assert out.shape == (36 * 42 // 4, 2048) and out.device.type == "meta"
+    stages = [row[0] for row in trace.rows]
+    assert stages.count("block 7 (full attention)") == 1 and "block 8 (window attention)" in stages
+    assert len([s for s in stages if s.startswith("block ")]) == 32
