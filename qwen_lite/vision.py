@@ -122,13 +122,13 @@ def attention_groups(
     cu_seqlens = cu_window_seqlens if window else get_cu_seqlens(grid_thw, merge_size)
     lengths = cu_seqlens.diff().long()
     group_in_window_order = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
-    rows_in_window_order = _units_to_rows(window_index, merge_size**2)
+    rows_in_window_order = units_to_rows(window_index, merge_size**2)
     groups = torch.empty_like(group_in_window_order)
     groups[rows_in_window_order] = group_in_window_order
     return groups
 
 
-def _units_to_rows(unit_index: torch.Tensor, unit: int) -> torch.Tensor:
+def units_to_rows(unit_index: torch.Tensor, unit: int) -> torch.Tensor:
     """A permutation of merged units -> the same permutation of patch rows (each unit is ``unit`` rows)."""
     return (unit_index[:, None] * unit + torch.arange(unit)).flatten()
 
@@ -303,7 +303,7 @@ class VisionTransformer(nn.Module):
         window_index, cu_window_seqlens = get_window_index(
             grid_thw, cfg.window_size, cfg.patch_size, cfg.spatial_merge_size
         )
-        rows = _units_to_rows(window_index, cfg.spatial_merge_size**2).to(x.device)
+        rows = units_to_rows(window_index, cfg.spatial_merge_size**2).to(x.device)
         cos, sin = self.rotary(vision_position_ids(grid_thw, cfg.spatial_merge_size).to(x.device))
         x_in, x, cos, sin = x, x[rows], cos[rows], sin[rows]
         record("window reorder", x_in, x)

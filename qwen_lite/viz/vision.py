@@ -23,7 +23,7 @@ from qwen_lite.processing import (
     patch_coordinates,
     smart_resize,
 )
-from qwen_lite.vision import _units_to_rows, attention_groups, get_window_index
+from qwen_lite.vision import units_to_rows, attention_groups, get_window_index
 from qwen_lite.viz import draw_grid, linked_grid
 
 DPI = 72
@@ -198,7 +198,7 @@ def _patch_rc(grid_thw) -> np.ndarray:
 def window_order_rows(grid_thw) -> torch.Tensor:
     """The processor rows in window order (the permutation the tower applies before block 0)."""
     window_index, _ = get_window_index(grid_thw)
-    return _units_to_rows(window_index, 4)
+    return units_to_rows(window_index, 4)
 
 
 def window_mask_figure(image: Image.Image, window: bool, query_rc: tuple[int, int], patch: int = PATCH_SIZE):
