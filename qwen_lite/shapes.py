@@ -38,5 +38,7 @@ def check_shape(x, pattern: str, name: str, **expected: int) -> dict[str, int]:
     if wrong:
         want = ", ".join(f"{k}={v}" for k, v in expected.items())
         got = ", ".join(f"{k}={sizes.get(k)}" for k in wrong)
-        raise ShapeError(f"{name}: expected shape ({pattern}) with {want}; got shape {tuple(x.shape)} ({got})")
+        raise ShapeError(
+            f"{name}: expected shape ({pattern}) with {want}; got shape {tuple(x.shape)} ({got})"
+        )
     return sizes

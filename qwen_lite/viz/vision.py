@@ -23,7 +23,7 @@ from qwen_lite.processing import (
     patch_coordinates,
     smart_resize,
 )
-from qwen_lite.vision import units_to_rows, attention_groups, get_window_index
+from qwen_lite.vision import attention_groups, get_window_index, units_to_rows
 from qwen_lite.viz import draw_grid, linked_grid
 
 DPI = 72
