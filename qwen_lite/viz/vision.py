@@ -418,18 +418,24 @@ def _strip(ax, values, highlight: int, boundaries, title: str):
     ax.set_title(title, fontsize=8, loc="left")
 
 
+def _merge_layout(image: Image.Image, token: int, patch: int):
+    """What both merge views draw: patch (row, col) ids, the window order, each merged unit's window,
+    and where merged token ``token`` lands after the window reorder."""
+    width, height = image.size
+    grid_thw = [[1, height // patch, width // patch]]
+    window_index, cu = get_window_index(grid_thw)
+    window_of_unit = np.empty(len(window_index), dtype=int)
+    for w, (a, b) in enumerate(zip(cu[:-1].tolist(), cu[1:].tolist())):
+        window_of_unit[window_index[a // 4 : b // 4].numpy()] = w
+    position_in_window_order = int(torch.argsort(window_index)[token])
+    return _patch_rc(grid_thw), window_index, cu, window_of_unit, position_in_window_order
+
+
 def merge_figure(image: Image.Image, token: int, patch: int = PATCH_SIZE):
     """Merged token ``token`` (processor order): its four source patches on the image, and where it sits
     in the token sequence before (processor order) and after the window reorder."""
     width, height = image.size
-    grid_thw = [[1, height // patch, width // patch]]
-    rc = _patch_rc(grid_thw)
-    window_index, cu = get_window_index(grid_thw)
-    units = len(window_index)
-    window_of_unit = np.empty(units, dtype=int)
-    for w, (a, b) in enumerate(zip(cu[:-1].tolist(), cu[1:].tolist())):
-        window_of_unit[window_index[a // 4 : b // 4].numpy()] = w
-    position_in_window_order = int(torch.argsort(window_index)[token])
+    rc, window_index, cu, window_of_unit, position_in_window_order = _merge_layout(image, token, patch)
 
     fig = plt.figure(figsize=(8.6, 4.0), dpi=DPI)
     img_ax = fig.add_axes((0.0, 0.05, 0.42, 0.85))
@@ -487,14 +493,8 @@ def merge_view(
     """The widget's view (a PIL image): merged token ``token``'s four source patches on ``image``
     (already resized), and its position in the token sequence before and after the window reorder."""
     width, height = image.size
-    grid_thw = [[1, height // patch, width // patch]]
-    rc = _patch_rc(grid_thw)
-    window_index, cu = get_window_index(grid_thw)
+    rc, window_index, cu, window_of_unit, after = _merge_layout(image, token, patch)
     units = len(window_index)
-    window_of_unit = np.empty(units, dtype=int)
-    for w, (a, b) in enumerate(zip(cu[:-1].tolist(), cu[1:].tolist())):
-        window_of_unit[window_index[a // 4 : b // 4].numpy()] = w
-    after = int(torch.argsort(window_index)[token])
 
     pixels = np.asarray(image).copy()
     pixels[::patch, :] = (255, 255, 255)
