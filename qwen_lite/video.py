@@ -4,6 +4,7 @@
       smart_nframes          how many frames to keep at ``sample_fps`` (qwen_vl_utils rules)
       sample_frame_indices   which ones: evenly spaced, first and last included
       pad to an even count   by repeating the last frame
+      video_max_pixels       optional (total_pixels=...): shrink frames so a long video fits a token budget
       smart_resize + PIL bicubic resize + normalize + patchify   (as for images, see processing.py)
 
 ``second_per_grid_ts`` = temporal_patch_size / (the frame rate after sampling) is the time one temporal
@@ -34,6 +35,9 @@ from qwen_lite.processing import (
 SAMPLE_FPS = 2.0  # qwen_vl_utils FPS
 MIN_FRAMES = 4  # qwen_vl_utils FPS_MIN_FRAMES
 MAX_FRAMES = 768  # qwen_vl_utils FPS_MAX_FRAMES
+# qwen_vl_utils VIDEO_TOTAL_PIXELS = 90,316,800: a budget for all frames together, 90% of a 128,000-token
+# context at one token per 28 x 28 px (of a 2-frame temporal patch); see video_max_pixels.
+VIDEO_TOTAL_PIXELS = int(128000 * 28 * 28 * 0.9)
 
 
 def smart_nframes(
@@ -77,6 +81,32 @@ def sample_frame_indices(total_frames: int, nframes: int) -> torch.Tensor:
     return torch.linspace(0, total_frames - 1, nframes).round().long()
 
 
+def video_max_pixels(
+    nframes: int,
+    *,
+    total_pixels: float = VIDEO_TOTAL_PIXELS,
+    min_pixels: int = VIDEO_MIN_PIXELS,
+    max_pixels: int = VIDEO_MAX_PIXELS,
+    temporal_patch_size: int = TEMPORAL_PATCH_SIZE,
+) -> float:
+    """Per-frame pixel budget for a video of ``nframes`` sampled frames (qwen_vl_utils ``fetch_video``).
+
+        max(min(max_pixels, total_pixels / nframes * temporal_patch_size), int(min_pixels * 1.05))
+
+    Two frames share one temporal patch, so ``nframes`` frames of ``p`` pixels cost about
+    ``nframes / 2 * p / 784`` tokens; dividing ``total_pixels`` by ``nframes / 2`` keeps the whole video
+    near ``total_pixels / 784`` tokens (115,200 by default). The per-frame cap ``max_pixels`` wins for
+    short videos (up to 300 frames at the defaults); the floor, 5% above ``min_pixels``, keeps frames of
+    very long videos from shrinking below the minimum. Examples at the defaults: 20 frames -> 602,112
+    (the cap), 768 frames -> 235,200 (300 tokens per frame). The result may be a float, as in qwen_vl_utils;
+    pass it as ``max_pixels`` to :func:`qwen_lite.processing.smart_resize`.
+    """
+    if not (isinstance(nframes, int) and nframes > 0):
+        raise ValueError(f"nframes: the number of sampled frames must be a positive int, got {nframes!r}")
+    share = total_pixels / nframes * temporal_patch_size  # pixels per frame if the budget is split evenly
+    return max(min(max_pixels, share), int(min_pixels * 1.05))
+
+
 def preprocess_video(
     frames,
     fps: float,
@@ -84,6 +114,7 @@ def preprocess_video(
     sample_fps: float | None = SAMPLE_FPS,
     min_pixels: int = VIDEO_MIN_PIXELS,
     max_pixels: int = VIDEO_MAX_PIXELS,
+    total_pixels: float | None = None,
     min_frames: int = MIN_FRAMES,
     max_frames: int = MAX_FRAMES,
     patch_size: int = PATCH_SIZE,
@@ -96,6 +127,11 @@ def preprocess_video(
     accepts), all the same size; ``fps``: their frame rate. With ``sample_fps`` (default 2.0) frames are
     first sampled by :func:`smart_nframes`; with ``sample_fps=None`` all frames are kept (already sampled,
     as transformers' processor assumes). An odd count is padded with the last frame.
+    ``total_pixels`` (off by default, like transformers' video processor): a pixel budget for the whole
+    video, as in qwen_vl_utils; each frame is then limited to
+    ``min(max_pixels, video_max_pixels(n, total_pixels=total_pixels, min_pixels=min_pixels))`` pixels,
+    ``n`` being the number of frames after sampling (use :data:`VIDEO_TOTAL_PIXELS` for qwen_vl_utils'
+    default).
     ``second_per_grid_ts`` is a one-element list: temporal_patch_size / frame rate after sampling.
     """
     _check_positive(fps, "fps")
@@ -117,6 +153,15 @@ def preprocess_video(
             f"frames: all frames must have the same size; frames[0] is {first[0]}x{first[1]} (w x h), "
             f"frames[{odd_one}] is {images[odd_one].size[0]}x{images[odd_one].size[1]}"
         )
+    if total_pixels is not None:
+        # qwen_vl_utils caps the user's max_pixels by the budget computed with the default per-frame cap
+        budget = video_max_pixels(
+            len(images),
+            total_pixels=total_pixels,
+            min_pixels=min_pixels,
+            temporal_patch_size=temporal_patch_size,
+        )
+        max_pixels = min(max_pixels, budget)
     height, width = smart_resize(
         images[0].height,
         images[0].width,
