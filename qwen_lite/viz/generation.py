@@ -119,21 +119,33 @@ def _rgb(color: str) -> np.ndarray:
 
 
 def frame_strip_figure(thumbnails: Sequence[np.ndarray], kept: Sequence[int], title: str, dpi: int = 70):
-    """All frames of a clip as a strip; kept frames framed in orange, pairs (temporal patches) numbered."""
-    n = len(thumbnails)
+    """All frames of a clip as one mosaic; kept frames framed in orange, their temporal patch numbered.
+
+    One ``imshow`` of a mosaic rather than one subplot per frame: a 48-frame strip then draws in a
+    fraction of the time, which keeps the precomputed widget views cheap.
+    """
+    thumbs = [
+        np.asarray(t, dtype=float) / (255.0 if np.asarray(t).dtype == np.uint8 else 1.0) for t in thumbnails
+    ]
+    n, (h, w) = len(thumbs), thumbs[0].shape[:2]
     cols = min(n, 12)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.62, rows * 0.75 + 0.5), dpi=dpi, squeeze=False)
+    gap, row_gap = max(2, w // 10), max(6, h // 3)  # room above each row for the t= labels
+    mosaic = np.ones((rows * (h + row_gap), cols * (w + gap), 3))
     position = {frame: i for i, frame in enumerate(kept)}
-    for index, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if index >= n:
-            continue
-        ax.imshow(thumbnails[index], alpha=1.0 if index in position else 0.25)
-        if index in position:
-            ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False, edgecolor=COMPUTED,
-                                   linewidth=2.5))  # fmt: skip
-            ax.set_title(f"t={position[index] // 2}", fontsize=7, pad=1)
+    for index, thumb in enumerate(thumbs):
+        r, c = divmod(index, cols)
+        faded = thumb if index in position else 0.25 * thumb + 0.75  # dim the frames that are dropped
+        top = r * (h + row_gap) + row_gap
+        mosaic[top : top + h, c * (w + gap) : c * (w + gap) + w] = faded[..., :3]
+    fig, ax = plt.subplots(figsize=(cols * 0.62, rows * 0.75 + 0.5), dpi=dpi)
+    ax.imshow(mosaic)
+    ax.set_axis_off()
+    for frame, i in position.items():
+        r, c = divmod(frame, cols)
+        x, y = c * (w + gap), r * (h + row_gap) + row_gap
+        ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor=COMPUTED, linewidth=2.0))
+        ax.text(x + w / 2, y - 1, f"t={i // 2}", fontsize=6, ha="center", va="bottom")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(pad=0.3)
     return fig
