@@ -127,3 +127,15 @@ def _move_every_slider(page) -> None:
         after = output.screenshot()
         assert after_readout != before_readout, f"slider {i}: readout stayed {before_readout!r}"
         assert after != before, f"slider {i} ({after_readout}): the view did not change"
+
+
+def test_preface_widget_works_from_file_url(browser):
+    """Readers may open _build/html/index.html straight from disk: no server, no network."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto((SITE / "book" / "preface.html").as_uri(), wait_until="load")
+    page.wait_for_selector(".widget-hslider", timeout=15000)
+    _move_every_slider(page)
+    page.close()
+    assert not [e for e in errors if not any(a in e for a in ALLOWED_CONSOLE_ERRORS)], errors
