@@ -154,8 +154,10 @@ class TextModel(nn.Module):
         cos, sin = self.rotary(position_ids)  # shared by every layer
         hidden, all_hidden = inputs_embeds, []
         for i, layer in enumerate(self.layers):
-            all_hidden.append(hidden)
-            layer_in, hidden = hidden, layer(hidden, cos, sin, mask, past_key_values)
+            if output_hidden_states:  # otherwise keep no reference, so each layer's input can be freed
+                all_hidden.append(hidden)
+            layer_in = hidden
+            hidden = layer(hidden, cos, sin, mask, past_key_values)
             record(f"decoder layer {i}", layer_in, hidden)
         normed = self.norm(hidden)
         record("norm", hidden, normed)
@@ -184,6 +186,10 @@ def attention_mask_4d(attention_mask, batch: int, length: int, past: int, device
     single new token), so SDPA can take its ``is_causal`` fast path.
     """
     total = past + length
+    if attention_mask is not None:
+        check_shape(attention_mask, "b s", "attention_mask", b=batch, s=total)
+        if bool(attention_mask.all()):
+            attention_mask = None  # no padding: the mask adds nothing to the causal rule
     if attention_mask is None and (past == 0 or length == 1):
         return None
     query_pos = torch.arange(past, total, device=device)[:, None]

@@ -316,7 +316,10 @@ class VisionTransformer(nn.Module):
         ]
         for i, block in enumerate(self.blocks):
             window = self.uses_window_attention(i)
-            x_in, x = x, block(x, cos, sin, window_groups if window else frame_groups)
+            # One name per tensor: `x_in, x = x, block(x)` would keep the *previous* block's input alive
+            # while this block runs (an extra (n, hidden) tensor at the memory peak).
+            x_in = x
+            x = block(x, cos, sin, window_groups if window else frame_groups)
             record(f"block {i} ({'window' if window else 'full'} attention)", x_in, x)
 
         merged = self.merger(x)
