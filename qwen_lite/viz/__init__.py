@@ -99,19 +99,3 @@ def glue(name: str, value, display: bool = False) -> None:
         return
     myst_glue(name, value, display=display)
 
-
-def patch_grid_figure(image: Image.Image, max_pixels: int, figsize=(4, 4.4), dpi: int = 80):
-    """The image resized as the model would (``smart_resize``, bicubic), with its 14x14 patch grid
-    (thin white) and 28x28 token grid (yellow) drawn on top. Returns ``(figure, number of patches)``."""
-    from qwen_lite.processing import smart_resize
-
-    height, width = smart_resize(image.height, image.width, max_pixels=max_pixels)
-    resized = image.resize((width, height), resample=Image.Resampling.BICUBIC)
-    fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
-    ax.imshow(resized)
-    draw_grid(ax, height, width, 14, colors="white", linewidths=0.3, alpha=0.6)
-    draw_grid(ax, height, width, 28, colors="yellow", linewidths=0.8)
-    patches = (height // 14) * (width // 14)
-    ax.set_title(f"{width}x{height} px: {patches} patches, {patches // 4} tokens", fontsize=10)
-    ax.set_axis_off()
-    return fig, patches

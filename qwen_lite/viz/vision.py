@@ -25,6 +25,7 @@ from qwen_lite.processing import (
 )
 from qwen_lite.vision import attention_groups, get_window_index, units_to_rows
 from qwen_lite.viz import draw_grid, linked_grid
+from qwen_lite.viz.canvas import font, grid_lines, jpeg_widget, outline, patch_rc
 
 DPI = 72
 
@@ -100,6 +101,14 @@ def patch_grid_figure(image: Image.Image, patch: int = PATCH_SIZE, merge: int = 
     ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+
+def patch_grid_at_budget(image: Image.Image, max_pixels: int):
+    """``image`` resized as the model would at a pixel budget (``smart_resize``, bicubic), drawn by
+    :func:`patch_grid_figure`. Returns ``(figure, number of patches)``."""
+    height, width = smart_resize(image.height, image.width, max_pixels=max_pixels)
+    resized = image.resize((width, height), resample=Image.Resampling.BICUBIC)
+    return patch_grid_figure(resized), (height // PATCH_SIZE) * (width // PATCH_SIZE)
 
 
 def row_order_figure(grid_h: int, grid_w: int, merge: int = 2):
@@ -190,11 +199,6 @@ def angle_maps_figure(position_ids, angles, grid_h: int, grid_w: int, slots, hea
 # --- chapter 4: window attention ----------------------------------------------------------------
 
 
-def _patch_rc(grid_thw) -> np.ndarray:
-    """(row, col) of every patch, in processor row order (single image)."""
-    return patch_coordinates(torch.as_tensor(grid_thw))[:, 2:].numpy()
-
-
 def window_order_rows(grid_thw) -> torch.Tensor:
     """The processor rows in window order (the permutation the tower applies before block 0)."""
     window_index, _ = get_window_index(grid_thw)
@@ -207,7 +211,7 @@ def window_mask_figure(image: Image.Image, window: bool, query_rc: tuple[int, in
     width, height = image.size
     grid_thw = [[1, height // patch, width // patch]]
     groups = attention_groups(grid_thw, window=window).numpy()
-    rc = _patch_rc(grid_thw)
+    rc = patch_rc(grid_thw)
     query = int(np.flatnonzero((rc[:, 0] == query_rc[0]) & (rc[:, 1] == query_rc[1]))[0])
     allowed = groups == groups[query]
 
@@ -248,45 +252,6 @@ def window_mask_figure(image: Image.Image, window: bool, query_rc: tuple[int, in
     return fig
 
 
-# Widget views are drawn with PIL and numpy rather than matplotlib: a view takes milliseconds instead
-# of a second, so a grid of two dozen views keeps the chapter fast. They are JPEG (photographs compress
-# ten times better than as PNG), which keeps the notebook small.
-
-
-def _font(size: int = 12):
-    from PIL import ImageFont
-
-    return ImageFont.load_default(size=size)
-
-
-def _jpeg_widget(canvas: Image.Image, width: str):
-    import io
-
-    import ipywidgets as widgets
-
-    buf = io.BytesIO()
-    canvas.save(buf, format="JPEG", quality=82)
-    return widgets.Image(value=buf.getvalue(), format="jpeg", layout=widgets.Layout(width=width))
-
-
-def _outline(
-    pixels: np.ndarray, top: int, left: int, size_y: int, size_x: int, color, width: int = 2
-) -> None:
-    """Draw a rectangle outline into an (h, w, 3) uint8 array, in place."""
-    h, w, _ = pixels.shape
-    y0, y1, x0, x1 = max(top, 0), min(top + size_y, h), max(left, 0), min(left + size_x, w)
-    pixels[y0 : min(y0 + width, h), x0:x1] = color
-    pixels[max(y1 - width, 0) : y1, x0:x1] = color
-    pixels[y0:y1, x0 : min(x0 + width, w)] = color
-    pixels[y0:y1, max(x1 - width, 0) : x1] = color
-
-
-def _grid_lines(pixels: np.ndarray, step: int, color, every_y=None) -> None:
-    """Lines every ``step`` pixels into an (h, w, 3) uint8 array, in place."""
-    pixels[::step, :] = color
-    pixels[:, ::step] = color
-
-
 def window_mask_view(
     image: Image.Image, window: bool, query_rc: tuple[int, int], patch: int = PATCH_SIZE, mask_side: int = 300
 ) -> Image.Image:
@@ -296,15 +261,15 @@ def window_mask_view(
     width, height = image.size
     grid_thw = [[1, height // patch, width // patch]]
     groups = attention_groups(grid_thw, window=window).numpy()
-    rc = _patch_rc(grid_thw)
+    rc = patch_rc(grid_thw)
     query = int(np.flatnonzero((rc[:, 0] == query_rc[0]) & (rc[:, 1] == query_rc[1]))[0])
     allowed = np.zeros((height // patch, width // patch), dtype=bool)
     allowed[rc[:, 0], rc[:, 1]] = groups == groups[query]
     shade = np.where(np.kron(allowed, np.ones((patch, patch), dtype=bool))[..., None], 1.0, 0.3)
     pixels = (np.asarray(image, dtype=np.float32) * shade).astype(np.uint8)
     if window:
-        _grid_lines(pixels, 112, (255, 220, 0))
-    _outline(pixels, query_rc[0] * patch, query_rc[1] * patch, patch, patch, (255, 0, 0), 3)
+        grid_lines(pixels, 112, (255, 220, 0))
+    outline(pixels, query_rc[0] * patch, query_rc[1] * patch, patch, patch, (255, 0, 0), 3)
 
     order = window_order_rows(grid_thw).numpy()
     g = groups[order]
@@ -322,10 +287,10 @@ def window_mask_view(
     canvas.paste(mask_img, (width + gap, top))
     draw = ImageDraw.Draw(canvas)
     kind = "window" if window else "full"
-    draw.text((0, 4), f"{width}x{height} px, {kind} block: query patch (red)", fill="black", font=_font())
-    draw.text((0, 20), f"attends to {allowed.sum()} of {len(groups)} patches", fill="black", font=_font())
-    draw.text((width + gap, 4), f"mask in window order, {len(g)} x {len(g)}", fill="black", font=_font())
-    draw.text((width + gap, 20), "white: allowed; red: the query's row", fill="black", font=_font())
+    draw.text((0, 4), f"{width}x{height} px, {kind} block: query patch (red)", fill="black", font=font())
+    draw.text((0, 20), f"attends to {allowed.sum()} of {len(groups)} patches", fill="black", font=font())
+    draw.text((width + gap, 4), f"mask in window order, {len(g)} x {len(g)}", fill="black", font=font())
+    draw.text((width + gap, 20), "white: allowed; red: the query's row", fill="black", font=font())
     return canvas
 
 
@@ -342,7 +307,7 @@ def window_mask_widget(image: Image.Image, sizes, queries, width: str = "680px")
         height, width_px = sizes[i]
         fy, fx = queries[k][1]
         rc = (round(fy * (height // PATCH_SIZE - 1)), round(fx * (width_px // PATCH_SIZE - 1)))
-        return _jpeg_widget(window_mask_view(resized[i], kinds[j][1], rc), width)
+        return jpeg_widget(window_mask_view(resized[i], kinds[j][1], rc), width)
 
     return linked_grid(
         [
@@ -359,7 +324,7 @@ def groups_figure(image: Image.Image, patch: int = PATCH_SIZE):
     """Attention groups of every patch for a window block and a full block, side by side."""
     width, height = image.size
     grid_thw = [[1, height // patch, width // patch]]
-    rc = _patch_rc(grid_thw)
+    rc = patch_rc(grid_thw)
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6 * height / width + 0.4), dpi=DPI)
     for ax, window in zip(axes, (True, False)):
         groups = attention_groups(grid_thw, window=window).numpy()
@@ -382,162 +347,3 @@ def groups_figure(image: Image.Image, patch: int = PATCH_SIZE):
         ax.set_axis_off()
     fig.tight_layout()
     return fig
-
-
-# --- chapter 6: the 2x2 merge -------------------------------------------------------------------
-
-
-def _strip(ax, values, highlight: int, boundaries, title: str):
-    """One row of cells coloured by ``values`` (window id), cell ``highlight`` boxed."""
-    n = len(values)
-    ax.imshow(
-        np.asarray(values)[None, :] % 10,
-        cmap="tab10",
-        vmin=0,
-        vmax=9,
-        aspect="auto",
-        extent=(-0.5, n - 0.5, 0.5, -0.5),
-        interpolation="nearest",
-    )
-    for b in boundaries:
-        ax.axvline(b - 0.5, color="black", lw=0.8)
-    ax.add_patch(Rectangle((highlight - 0.5, -0.5), 1, 1, fill=False, ec="red", lw=2.5))
-    ax.annotate(
-        f"position {highlight}",
-        (highlight, 0.5),
-        xytext=(highlight, 1.6),
-        ha="center",
-        fontsize=8,
-        color="red",
-        arrowprops={"arrowstyle": "->", "color": "red"},
-        annotation_clip=False,
-    )
-    ax.set_yticks([])
-    ax.set_xlim(-0.5, n - 0.5)
-    ax.tick_params(labelsize=7)
-    ax.set_title(title, fontsize=8, loc="left")
-
-
-def _merge_layout(image: Image.Image, token: int, patch: int):
-    """What both merge views draw: patch (row, col) ids, the window order, each merged unit's window,
-    and where merged token ``token`` lands after the window reorder."""
-    width, height = image.size
-    grid_thw = [[1, height // patch, width // patch]]
-    window_index, cu = get_window_index(grid_thw)
-    window_of_unit = np.empty(len(window_index), dtype=int)
-    for w, (a, b) in enumerate(zip(cu[:-1].tolist(), cu[1:].tolist())):
-        window_of_unit[window_index[a // 4 : b // 4].numpy()] = w
-    position_in_window_order = int(torch.argsort(window_index)[token])
-    return _patch_rc(grid_thw), window_index, cu, window_of_unit, position_in_window_order
-
-
-def merge_figure(image: Image.Image, token: int, patch: int = PATCH_SIZE):
-    """Merged token ``token`` (processor order): its four source patches on the image, and where it sits
-    in the token sequence before (processor order) and after the window reorder."""
-    width, height = image.size
-    rc, window_index, cu, window_of_unit, position_in_window_order = _merge_layout(image, token, patch)
-
-    fig = plt.figure(figsize=(8.6, 4.0), dpi=DPI)
-    img_ax = fig.add_axes((0.0, 0.05, 0.42, 0.85))
-    img_ax.imshow(image)
-    draw_grid(img_ax, height, width, patch, colors="white", linewidths=0.3, alpha=0.6)
-    draw_grid(img_ax, height, width, 2 * patch, colors="yellow", linewidths=0.8)
-    for row in range(4 * token, 4 * token + 4):
-        r, c = rc[row]
-        img_ax.add_patch(
-            Rectangle((c * patch - 0.5, r * patch - 0.5), patch, patch, fc="red", alpha=0.35, ec="red")
-        )
-        img_ax.text(
-            (c + 0.5) * patch,
-            (r + 0.5) * patch,
-            str(row),
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white",
-        )
-    img_ax.set_title(f"token {token} = pixel_values rows {4 * token}..{4 * token + 3}", fontsize=9)
-    img_ax.set_axis_off()
-
-    before = fig.add_axes((0.47, 0.58, 0.51, 0.13))
-    _strip(before, window_of_unit, token, [], f"before: processor order (colour = window), token {token}")
-    after = fig.add_axes((0.47, 0.18, 0.51, 0.13))
-    _strip(
-        after,
-        window_of_unit[window_index.numpy()],
-        position_in_window_order,
-        (cu[1:-1] // 4).tolist(),
-        "after the window reorder (black lines: window ends)",
-    )
-    return fig
-
-
-_TAB10 = [tuple(int(255 * c) for c in plt.get_cmap("tab10")(i)[:3]) for i in range(10)]
-
-
-def _strip_image(colors, highlight: int, boundaries, cell: int, height: int = 22) -> Image.Image:
-    """A row of cells coloured by window id (``colors``), the ``highlight`` cell boxed in red."""
-    n = len(colors)
-    pixels = np.zeros((height, n * cell, 3), dtype=np.uint8)
-    for i, c in enumerate(colors):
-        pixels[:, i * cell : (i + 1) * cell] = _TAB10[c % 10]
-    for b in boundaries:
-        pixels[:, b * cell - 1 : b * cell + 1] = 0
-    _outline(pixels, 0, highlight * cell - 1, height, cell + 2, (255, 0, 0), 2)
-    return Image.fromarray(pixels)
-
-
-def merge_view(
-    image: Image.Image, token: int, patch: int = PATCH_SIZE, strip_width: int = 380
-) -> Image.Image:
-    """The widget's view (a PIL image): merged token ``token``'s four source patches on ``image``
-    (already resized), and its position in the token sequence before and after the window reorder."""
-    width, height = image.size
-    rc, window_index, cu, window_of_unit, after = _merge_layout(image, token, patch)
-    units = len(window_index)
-
-    pixels = np.asarray(image).copy()
-    pixels[::patch, :] = (255, 255, 255)
-    pixels[:, ::patch] = (255, 255, 255)
-    _grid_lines(pixels, 2 * patch, (255, 220, 0))
-    for row in range(4 * token, 4 * token + 4):
-        r, c = rc[row]
-        block = pixels[r * patch : (r + 1) * patch, c * patch : (c + 1) * patch].astype(np.float32)
-        pixels[r * patch : (r + 1) * patch, c * patch : (c + 1) * patch] = (
-            0.45 * block + [140, 0, 0]
-        ).astype(np.uint8)
-    cell = max(2, strip_width // units)
-    before_strip = _strip_image(window_of_unit, token, [], cell)
-    after_strip = _strip_image(window_of_unit[window_index.numpy()], after, (cu[1:-1] // 4).tolist(), cell)
-
-    top, gap = 24, 24
-    right = width + gap
-    canvas = Image.new("RGB", (right + max(units * cell, 300) + 10, top + max(height, 170) + 8), "white")
-    canvas.paste(Image.fromarray(pixels), (0, top))
-    draw = ImageDraw.Draw(canvas)
-    draw.text(
-        (0, 4), f"token {token} = pixel_values rows {4 * token}..{4 * token + 3}", fill="black", font=_font()
-    )
-    for row in range(4 * token, 4 * token + 4):
-        r, c = rc[row]
-        draw.text((c * patch + 2, top + r * patch + 1), str(row), fill="white", font=_font(9))
-    draw.text((right, top + 4), f"processor order: position {token} of {units}", fill="black", font=_font())
-    canvas.paste(before_strip, (right, top + 22))
-    draw.text((right, top + 70), f"window order: position {after} of {units}", fill="black", font=_font())
-    canvas.paste(after_strip, (right, top + 88))
-    draw.text(
-        (right, top + 118),
-        "colour = attention window; black lines = window ends",
-        fill="gray",
-        font=_font(11),
-    )
-    return canvas
-
-
-def merge_widget(image: Image.Image, tokens, width: str = "680px"):
-    """Slider over a few merged tokens of ``image`` (already resized); each view is :func:`merge_view`."""
-    return linked_grid(
-        [("merged token", [str(t) for t in tokens])],
-        lambda i: _jpeg_widget(merge_view(image, tokens[i]), width),
-        width=width,
-    )
