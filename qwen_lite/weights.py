@@ -115,6 +115,19 @@ def released_key(key: str) -> str:
     return re.sub(r"^model\.language_model\.", "model.", key)
 
 
+def transformers_key(key: str) -> str:
+    """A released-layout key -> the in-memory name of ``transformers`` >= 4.52 (inverse of :func:`released_key`).
+
+    ``visual.*`` becomes ``model.visual.*`` and ``model.*`` becomes ``model.language_model.*``;
+    ``lm_head.*`` is unchanged.
+    """
+    if key.startswith("visual."):
+        return "model." + key
+    if key.startswith("model."):
+        return "model.language_model." + key.removeprefix("model.")
+    return key
+
+
 def load_into(
     model: nn.Module, state: dict[str, torch.Tensor], config: Qwen25VLConfig, source: str = ""
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from qwen_lite.config import Qwen25VLConfig, to_hf_dict
+from qwen_lite.weights import transformers_key as hf_key  # the one mapping, in the package
 
 
 def hf_config(config: Qwen25VLConfig):
@@ -29,15 +30,6 @@ def hf_model(config: Qwen25VLConfig, seed: int = 0):
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(hf_config(config)).eval()
     return model.float()
-
-
-def hf_key(name: str) -> str:
-    """A qwen_lite (released checkpoint) parameter name -> the name inside transformers >= 4.52."""
-    if name.startswith("visual."):
-        return "model." + name
-    if name.startswith("model."):
-        return "model.language_model." + name[len("model.") :]
-    return name
 
 
 def copy_weights_to_reference(qwen_lite_model: torch.nn.Module, reference: torch.nn.Module) -> None:
