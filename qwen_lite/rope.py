@@ -229,12 +229,18 @@ def slot_axes(mrope_section) -> torch.Tensor:
 
 def _mrope_cos_sin(position_ids: torch.Tensor, inv_freq: torch.Tensor, axes: torch.Tensor):
     _, batch, length = check_shape(position_ids, "three b l", "position_ids", three=3).values()
-    angles = position_ids[..., None].float() * inv_freq.float()  # (3 b l half): every axis, every slot
+    inv_freq = inv_freq.to(position_ids.device).float()
+    angles = position_ids[..., None].float() * inv_freq  # (3 b l half): every axis, every slot
     # Slot i keeps the angle of its own axis: gather along the axis dimension.
     index = axes.to(angles.device).expand(1, batch, length, -1)
     angles = angles.gather(0, index)[0]  # (b l half)
     angles = torch.cat([angles, angles], dim=-1)  # rotate-half layout: the two halves share angles
     return angles.cos(), angles.sin()
+
+
+def _check_section(mrope_section, head_dim: int) -> None:
+    if 2 * sum(mrope_section) != head_dim:
+        raise ValueError(f"mrope_section {tuple(mrope_section)} must sum to head_dim/2 = {head_dim // 2}")
 
 
 def multimodal_rotary(position_ids: torch.Tensor, head_dim: int, theta: float, mrope_section):
@@ -243,8 +249,7 @@ def multimodal_rotary(position_ids: torch.Tensor, head_dim: int, theta: float, m
     Slots ``0..15`` rotate with the temporal id, ``16..39`` with the row id, ``40..63`` with the
     column id (for ``mrope_section = [16, 24, 24]``). If the three ids agree (text), this is 1-D RoPE.
     """
-    if 2 * sum(mrope_section) != head_dim:
-        raise ValueError(f"mrope_section {tuple(mrope_section)} must sum to head_dim/2 = {head_dim // 2}")
+    _check_section(mrope_section, head_dim)
     return _mrope_cos_sin(position_ids, inverse_frequencies(head_dim, theta), slot_axes(mrope_section))
 
 
@@ -257,11 +262,9 @@ class MRoPE(nn.Module):
 
     def __init__(self, head_dim: int, theta: float, mrope_section):
         super().__init__()
-        if 2 * sum(mrope_section) != head_dim:
-            raise ValueError(f"mrope_section {tuple(mrope_section)} must sum to head_dim/2 = {head_dim // 2}")
+        _check_section(mrope_section, head_dim)
         self.head_dim, self.theta, self.mrope_section = head_dim, theta, tuple(mrope_section)
 
     def forward(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """position_ids (3 b l) -> cos, sin (b l head_dim), float32."""
-        inv_freq = inverse_frequencies(self.head_dim, self.theta).to(position_ids.device)
-        return _mrope_cos_sin(position_ids, inv_freq, slot_axes(self.mrope_section))
+        return multimodal_rotary(position_ids, self.head_dim, self.theta, self.mrope_section)

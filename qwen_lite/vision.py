@@ -150,6 +150,9 @@ def group_segments(cu_seqlens: torch.Tensor) -> list[torch.Tensor]:
 
 def segment_attention(q, k, v, groups: list[torch.Tensor]) -> torch.Tensor:
     """Bidirectional attention inside each segment. ``q, k, v: (n heads head_dim) -> (n heads head_dim)``."""
+    sizes = check_shape(q, "n heads head_dim", "q")
+    check_shape(k, "n heads head_dim", "k", **sizes)
+    check_shape(v, "n heads head_dim", "v", **sizes)
     if len(groups) == 1 and groups[0].numel() == q.shape[0]:
         # All segments have one length, so they tile the rows in order: a reshape, no gather.
         shape = groups[0].shape
