@@ -44,17 +44,28 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x2, x1), dim=-1)
 
 
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate ``x`` by the angles whose cosines and sines are given, in float32.
+def apply_rotary(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, *, upcast: bool = True
+) -> torch.Tensor:
+    """Rotate ``x`` by the angles whose cosines and sines are given: ``x * cos + rotate_half(x) * sin``.
 
     ``x``: ``(... d)``; ``cos``, ``sin``: broadcastable to ``x`` (the caller inserts the head axis),
     last dimension ``d``. Returns a tensor of ``x``'s shape and dtype.
+
+    ``upcast``: compute in float32 and cast the result back (the vision tower, as transformers'
+    ``apply_rotary_pos_emb_vision``), or compute in ``x``'s own dtype with ``cos``/``sin`` cast to it
+    (the text decoder, as transformers' ``apply_multimodal_rotary_pos_emb``). The two are identical in
+    float32; in bfloat16 they round differently, so each tower follows its reference to keep bf16
+    parity (see ``tests/test_bf16.py``).
     """
     if cos.shape[-1] != x.shape[-1] or sin.shape != cos.shape:
         raise ValueError(
             f"apply_rotary: cos/sin must end in x's last dimension {x.shape[-1]}, "
             f"got cos {tuple(cos.shape)}, sin {tuple(sin.shape)}"
         )
+    if not upcast:
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+        return x * cos + rotate_half(x) * sin
     x32 = x.float()
     return (x32 * cos.float() + rotate_half(x32) * sin.float()).to(x.dtype)
 

@@ -60,7 +60,17 @@ class KVCache:
 
 
 class Attention(nn.Module):
-    """Causal grouped-query self-attention: ``num_attention_heads`` queries share ``num_key_value_heads`` k/v."""
+    """Causal grouped-query self-attention: ``num_attention_heads`` queries share ``num_key_value_heads`` k/v.
+
+    ``rotary_in_float32`` (class attribute, default ``False``; set it on an instance to change one
+    layer): rotate q and k in float32 instead of in the activation dtype. transformers rotates the text
+    q/k in the activation dtype (``apply_multimodal_rotary_pos_emb`` after the rotary embedding casts
+    cos/sin to it), so the default keeps bf16 logits bit-identical to the reference; float32 rotation is
+    slightly more accurate in bf16 but changes greedy ids after a few tokens at real size. In float32
+    the two are the same computation.
+    """
+
+    rotary_in_float32: bool = False
 
     def __init__(self, config: TextConfig, layer_idx: int):
         super().__init__()
@@ -77,7 +87,8 @@ class Attention(nn.Module):
         k = rearrange(self.k_proj(x), "b l (h d) -> b h l d", d=self.head_dim)
         v = rearrange(self.v_proj(x), "b l (h d) -> b h l d", d=self.head_dim)
         cos, sin = cos[:, None].to(x.dtype), sin[:, None].to(x.dtype)  # one table for every head
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        upcast = self.rotary_in_float32
+        q, k = apply_rotary(q, cos, sin, upcast=upcast), apply_rotary(k, cos, sin, upcast=upcast)
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)
         # enable_gqa lets each group of query heads read its shared k/v head without copying it.
