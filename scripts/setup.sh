@@ -24,6 +24,22 @@ if [ "$(cat .venv/.requirements-stamp 2>/dev/null)" != "$want" ]; then
   echo "$want" > .venv/.requirements-stamp
 fi
 
+# The second reference: the newest transformers 5.x in its own venv, for `pytest -m reference`
+# (scripts/test_reference.sh). torch first, alone, so the resolver can only take the CPU wheel.
+if [ ! -x .venv-tf5/bin/python ]; then
+  echo "== creating .venv-tf5 with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv-tf5
+fi
+want=$(stamp requirements-tf5.txt pyproject.toml)
+if [ "$(cat .venv-tf5/.requirements-stamp 2>/dev/null)" != "$want" ]; then
+  echo "== installing requirements-tf5.txt into .venv-tf5"
+  .venv-tf5/bin/python -m pip install -q --upgrade pip
+  .venv-tf5/bin/python -m pip install -q torch==2.13.0
+  .venv-tf5/bin/python -m pip install -q -r requirements-tf5.txt
+  .venv-tf5/bin/python -m pip install -q --no-deps -e .
+  echo "$want" > .venv-tf5/.requirements-stamp
+fi
+
 want=$(stamp package.json package-lock.json)
 if [ "$(cat node_modules/.lock-stamp 2>/dev/null)" != "$want" ]; then
   echo "== installing static JS assets (npm ci)"
