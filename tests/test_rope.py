@@ -1,4 +1,9 @@
-"""M-RoPE positions (get_rope_index) and rotary tables against transformers 4.57 and hand-written values."""
+"""M-RoPE positions (get_rope_index) and rotary tables against transformers and hand-written values.
+
+Runs against the pinned 4.57.6 and against 5.x (scripts/test_reference.sh). Inputs here are ones where the two
+versions agree; where they disagree (text after a long video, fractional seconds per grid, pads, the deltas'
+convention) tests/test_reference_versions.py checks each against book/data/version_differences.json.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import torch
 from qwen_lite.config import TextConfig, VisionConfig, tiny
 from qwen_lite.layers import apply_rotary
 from qwen_lite.rope import MRoPE, decode_position_ids, get_rope_index, multimodal_rotary
-from tests.reference import hf_config, hf_model
+from tests.reference import TF5, hf_config, hf_model, no_init_weights, reference_mrope, reference_rope_index
 
 CFG = tiny()
 VS, VE = CFG.vision_start_token_id, CFG.vision_end_token_id
@@ -35,20 +40,27 @@ def ours(input_ids, **kwargs):
 
 @pytest.fixture(scope="module")
 def reference():
-    from transformers.modeling_utils import no_init_weights
-
     with no_init_weights():  # only get_rope_index is used: no weights needed
         return hf_model(CFG).model  # Qwen2_5_VLModel: its get_rope_index reads the config's token ids
 
 
 def assert_same_as_reference(reference, input_ids, **kwargs):
+    """Same positions at every real token, and the same position for the first generated token.
+
+    Under 4.57 also the raw tensors (pads at 1, deltas relative to the padded length, as ours); 5.x puts
+    pads at 0 and makes deltas relative to the unpadded length (catalogued differences, no effect on logits).
+    """
     positions, deltas = ours(input_ids, **kwargs)
-    ref_positions, ref_deltas = reference.get_rope_index(input_ids, **kwargs)
-    torch.testing.assert_close(positions, ref_positions, rtol=0, atol=0)
-    torch.testing.assert_close(deltas, ref_deltas.long(), rtol=0, atol=0)
+    ref = reference_rope_index(reference, input_ids, **kwargs)
+    real = kwargs.get("attention_mask", torch.ones_like(input_ids)).bool()
+    assert torch.equal(positions[:, real], ref.positions[:, real])
+    assert torch.equal(input_ids.shape[1] + deltas[:, 0], ref.next_positions)
+    if not TF5:
+        assert torch.equal(positions, ref.positions) and torch.equal(deltas, ref.deltas)
     return positions, deltas
 
 
+@pytest.mark.reference
 def test_text_only_matches_reference_and_is_arange(reference):
     ids = torch.randint(0, 1000, (2, 7))
     positions, deltas = assert_same_as_reference(reference, ids)
@@ -59,6 +71,7 @@ def test_text_only_matches_reference_and_is_arange(reference):
     assert positions[0, 0].tolist() == [1, 1, 0, 1, 2, 3, 4] and deltas.tolist() == [[-2], [0]]
 
 
+@pytest.mark.reference
 def test_one_image_matches_reference(reference):
     grid = torch.tensor([[1, 4, 6]])  # 2 x 3 merged tokens
     ids = torch.tensor([[5, 6] + block(IMG, grid[0]) + [7, 8, 9]])
@@ -71,31 +84,37 @@ def test_one_image_matches_reference(reference):
     assert deltas.item() == 10 - 13
 
 
+@pytest.mark.reference
 def test_two_images_of_different_sizes_match_reference(reference):
     grid = torch.tensor([[1, 4, 6], [1, 6, 2]])
     ids = torch.tensor([[1] + block(IMG, grid[0]) + [2, 3] + block(IMG, grid[1]) + [4]])
     assert_same_as_reference(reference, ids, image_grid_thw=grid)
 
 
+@pytest.mark.reference
 def test_video_then_image_with_one_second_interval_matches_reference(reference):
-    video, image = torch.tensor([[4, 4, 6]]), torch.tensor([[1, 2, 4]])
+    # 2 grids of 2 x 3 merged tokens: temporal ids 0, 2 never pass the spatial extent 3, so 4.57 and 5.x agree
+    # on where the text after the video starts (a longer video: catalogue entry text_after_long_video).
+    video, image = torch.tensor([[2, 4, 6]]), torch.tensor([[1, 2, 4]])
     ids = torch.tensor([[1, 2] + block(VID, video[0]) + [3] + block(IMG, image[0]) + [4, 5]])
     kwargs = dict(image_grid_thw=image, video_grid_thw=video, second_per_grid_ts=torch.tensor([1.0]))
     positions, _ = assert_same_as_reference(reference, ids, **kwargs)
-    assert positions[0, 0, 3::6][:4].tolist() == [3, 5, 7, 9]  # 1 s per grid x 2 ticks/s
+    assert positions[0, 0, 3:15:6].tolist() == [3, 5]  # 1 s per grid x 2 ticks/s
+    assert positions[:, 0, 15].tolist() == [6, 6, 6]  # vision_end: max(5, 4, 5) + 1
 
 
+@pytest.mark.reference
 def test_left_padded_batch_matches_reference(reference):
-    image, video = torch.tensor([[1, 4, 4]]), torch.tensor([[2, 2, 4]])
+    image, video = torch.tensor([[1, 4, 4]]), torch.tensor([[2, 4, 6]])
     rows = [[1, 2] + block(IMG, image[0]) + [3], [9] + block(VID, video[0]) + [8, 7]]
-    pads = [3, 3 + len(rows[0]) - len(rows[1])]
+    pads = [20 - len(row) for row in rows]  # both rows padded (11 and 3 pads)
     ids = torch.tensor([[0] * p + row for p, row in zip(pads, rows)])
     mask = (torch.arange(ids.shape[1]) >= torch.tensor(pads)[:, None]).long()
     kwargs = dict(image_grid_thw=image, video_grid_thw=video, second_per_grid_ts=torch.tensor([1.0]))
     positions, deltas = assert_same_as_reference(reference, ids, attention_mask=mask, **kwargs)
     # Each row's positions are those of the row alone, unpadded.
-    alone, _ = ours(ids[:1, 3:], image_grid_thw=image)
-    assert torch.equal(positions[:, :1, 3:], alone)
+    alone, _ = ours(ids[:1, pads[0] :], image_grid_thw=image)
+    assert torch.equal(positions[:, :1, pads[0] :], alone)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +131,8 @@ def test_video_temporal_ids_hand_written(seconds, temporal, after):
 
     temporal id of grid i = start + floor(i * seconds * tokens_per_second), tokens_per_second = 2.
     transformers 4.57 casts ``second_per_grid_t`` to an integer first: 0.5 s -> 0 (every frame gets
-    temporal id 2), 1.5 s -> 1 (ticks of 2, not 3), 2/3 s -> 0; only 1.0 s agrees. See the next test.
+    temporal id 2), 1.5 s -> 1 (ticks of 2, not 3), 2/3 s -> 0; only 1.0 s agrees; 5.x agrees with all four
+    (catalogue entry fractional_second_per_grid, tests/test_reference_versions.py).
     """
     ids = torch.tensor([[5] + block(VID, (4, 2, 4)) + [6]])
     positions, deltas = ours(ids, video_grid_thw=torch.tensor([[4, 2, 4]]), second_per_grid_ts=[seconds])
@@ -125,17 +145,6 @@ def test_video_temporal_ids_hand_written(seconds, temporal, after):
     )
     assert torch.equal(positions[:, 0], expected)
     assert deltas.item() == after + 2 - ids.shape[1]
-
-
-def test_half_second_video_differs_from_transformers_457_truncation(reference):
-    """Documents the 4.57 bug we do not copy: int(0.5) = 0 collapses all frames onto one temporal id."""
-    grid = torch.tensor([[4, 2, 4]])
-    ids = torch.tensor([[5] + block(VID, grid[0]) + [6]])
-    kwargs = dict(video_grid_thw=grid, second_per_grid_ts=torch.tensor([0.5]))
-    ref_positions, _ = reference.get_rope_index(ids, **kwargs)
-    positions, _ = ours(ids, **kwargs)
-    assert ref_positions[0, 0, 2:10].tolist() == [2] * 8  # 4.57: all frames at the same time
-    assert positions[0, 0, 2:10].tolist() == [2, 2, 3, 3, 4, 4, 5, 5]
 
 
 def test_all_padding_row_does_not_crash():
@@ -171,6 +180,7 @@ def test_placeholder_count_mismatch_is_a_clear_error():
 # --- rotary tables ----------------------------------------------------------------------------------
 
 
+@pytest.mark.reference
 def test_rotary_for_text_is_one_d_rope():
     """Equal ids on the three axes -> exactly the plain Qwen2 (1-D) rotary table, bit for bit."""
     from transformers import Qwen2Config
@@ -192,12 +202,10 @@ def test_rotary_for_text_is_one_d_rope():
     assert not torch.equal(cos_mixed[..., 16:40], cos[..., 16:40])
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("mrope_section", [(16, 24, 24), (2, 3, 3)])
 def test_rotary_matches_reference_embedding(mrope_section):
-    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import (
-        Qwen2_5_VLRotaryEmbedding,
-        apply_multimodal_rotary_pos_emb,
-    )
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRotaryEmbedding
 
     head_dim = 2 * sum(mrope_section)
     text = TextConfig(
@@ -208,8 +216,7 @@ def test_rotary_matches_reference_embedding(mrope_section):
     torch.manual_seed(0)
     position_ids = torch.randint(0, 20000, (3, 2, 9))
     q, k = torch.randn(2, 2, 9, head_dim), torch.randn(2, 1, 9, head_dim)
-    ref_cos, ref_sin = rotary(q, position_ids)
-    ref_q, ref_k = apply_multimodal_rotary_pos_emb(q, k, ref_cos, ref_sin, list(mrope_section))
+    ref_q, ref_k = reference_mrope(rotary, q, k, position_ids, mrope_section)
 
     cos, sin = MRoPE(head_dim, 1e6, mrope_section)(position_ids)
     assert cos.shape == (2, 9, head_dim)

@@ -1,4 +1,7 @@
-"""The vision tower against transformers 4.57 (same weights, float32), plus properties of its attention."""
+"""The vision tower against transformers (same weights, float32), plus properties of its attention.
+
+The reference tests run against 4.57.6 and 5.x (scripts/test_reference.sh); tests/reference.py bridges their APIs.
+"""
 
 import dataclasses
 from functools import cache
@@ -23,7 +26,7 @@ from qwen_lite.vision import (
     get_window_index,
     vision_position_ids,
 )
-from tests.reference import hf_config
+from tests.reference import hf_config, reference_vision, reference_vision_rotary, reference_window_index
 
 PRESETS = {"tiny": tiny, "small": small}
 ODD_IMAGE = [[1, 14, 22]]  # 196x308 px: 7x11 merged units, so the right and bottom windows are cut short
@@ -56,6 +59,7 @@ def pixels(grid, vision: VisionConfig, seed: int = 1) -> tuple[torch.Tensor, tor
     return torch.randn(int(grid_thw.prod(dim=1).sum()), vision.patch_dim), grid_thw
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize(
     "preset, grid",
     [
@@ -72,20 +76,21 @@ def test_matches_reference(preset, grid):
     pixel_values, grid_thw = pixels(grid, ours.config)
     out = ours(pixel_values, grid_thw)
     assert out.shape == (pixel_values.shape[0] // 4, ours.config.out_hidden_size)
-    torch.testing.assert_close(out, theirs(pixel_values, grid_thw), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out, reference_vision(theirs, pixel_values, grid_thw), atol=1e-5, rtol=1e-5)
 
 
 GRIDS = [ODD_IMAGE, [[1, 16, 16]], [[2, 8, 24], [1, 30, 2]], [[1, 2, 2], [3, 14, 22], [1, 34, 18]]]
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("grid", GRIDS)
 def test_window_index_and_cu_seqlens_equal_reference(grid):
     _, theirs = towers("tiny")
     grid_thw = torch.tensor(grid)
-    ref_index, ref_cu = theirs.get_window_index(grid_thw)
+    ref_index, ref_cu = reference_window_index(theirs, grid_thw)
     window_index, cu_window_seqlens = get_window_index(grid_thw)
     assert torch.equal(window_index, ref_index)
-    assert torch.equal(cu_window_seqlens, torch.unique_consecutive(torch.tensor(ref_cu, dtype=torch.int32)))
+    assert torch.equal(cu_window_seqlens, ref_cu)
     # The full-attention segments, as the reference computes them in its forward.
     ref_full = torch.repeat_interleave(grid_thw[:, 1] * grid_thw[:, 2], grid_thw[:, 0]).cumsum(0)
     assert torch.equal(get_cu_seqlens(grid_thw), torch.nn.functional.pad(ref_full, (1, 0)).to(torch.int32))
@@ -97,6 +102,7 @@ def test_window_lengths_of_an_odd_image():
     assert get_cu_seqlens(torch.tensor([[3, 4, 6], [1, 2, 2]])).tolist() == [0, 24, 48, 72, 76]
 
 
+@pytest.mark.reference
 def test_position_ids_and_rotary_equal_reference():
     ours, theirs = towers("small")
     grid_thw = torch.tensor([[2, 4, 6], [1, 14, 22]])
@@ -105,10 +111,10 @@ def test_position_ids_and_rotary_equal_reference():
     assert ids[:8].tolist() == [[0, 0], [0, 1], [1, 0], [1, 1], [0, 2], [0, 3], [1, 2], [1, 3]]
     assert torch.equal(ids[:24], ids[24:48])  # the second temporal slice repeats the first
     cos, sin = ours.rotary(ids)
-    angles = theirs.rot_pos_emb(grid_thw)
+    ref_cos, ref_sin = reference_vision_rotary(theirs, grid_thw)
     assert cos.shape == (ids.shape[0], ours.config.head_dim) == (ids.shape[0], 80)
-    assert torch.equal(cos, torch.cat([angles, angles], -1).cos())
-    assert torch.equal(sin, torch.cat([angles, angles], -1).sin())
+    assert torch.equal(cos, ref_cos)
+    assert torch.equal(sin, ref_sin)
 
 
 @torch.no_grad()
@@ -184,6 +190,7 @@ def test_exactly_the_configured_blocks_attend_globally():
     assert attends_globally == [False, True, False, True]
 
 
+@pytest.mark.reference
 def test_builds_on_meta_with_the_released_names_and_shapes():
     vision = qwen25vl_3b().vision
     with torch.device("meta"):
@@ -240,6 +247,7 @@ def test_bad_inputs_are_explained(pixel_values, grid, error, message):
         ours(pixel_values, torch.tensor(grid))
 
 
+@pytest.mark.reference
 def test_layers_match_reference_in_bfloat16():
     torch.manual_seed(0)
     x = torch.randn(5, 3, 80, dtype=torch.bfloat16)
