@@ -41,28 +41,59 @@ def get_rope_index(
     image_token_id: int = 151655,
     video_token_id: int = 151656,
     vision_start_token_id: int = 151652,
+    deltas_count_pads: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """3-D rotary positions for a batch of prompts.
 
-    input_ids: (b l) token ids; a visual block is the run of ``<|image_pad|>`` / ``<|video_pad|>``
+    input_ids: (b l) integer token ids; a visual block is the run of ``<|image_pad|>`` / ``<|video_pad|>``
         tokens right after a ``<|vision_start|>``; blocks take grids from ``image_grid_thw`` /
-        ``video_grid_thw`` (each (n 3), patch units) in order of appearance across the batch.
-    second_per_grid_ts: (n_videos) seconds covered by one temporal grid step (1.0 when omitted).
+        ``video_grid_thw`` (each (n 3) integers >= 1, patch units, h and w multiples of
+        ``spatial_merge_size``) in order of appearance across the batch.
+    second_per_grid_ts: (n_videos) finite seconds >= 0 covered by one temporal grid step (1.0 when omitted).
     attention_mask: (b l) 1 for real tokens, 0 for (left) padding.
+    deltas_count_pads: only for a text-only batch (no grids). ``True`` (default, transformers 4.57.6's
+        text-only branch): padding slots hold position 1 and count toward a row's largest position, so a
+        left-padded row with one real token (or none) gets ``rope_deltas = 2 - l`` and its first generated
+        token position 2. ``False``: only real tokens count (``n_real - l``, first generated token at
+        ``n_real``), which is where transformers 5.x's ``generate`` continues. Rows with two or more real
+        tokens, unpadded rows and batches with images or videos are the same under both rules.
 
     Returns ``position_ids`` (3 b l) and ``rope_deltas`` (b 1). Positions are computed on each row's
-    unpadded tokens; padding slots get position 1 (as transformers 4.57; they are masked out as keys,
-    so the value never matters). ``rope_deltas = max position + 1 - l`` with ``l`` the *padded* length,
+    unpadded tokens; padding slots get position 1 (as transformers 4.57; 5.x writes 0; they are masked out
+    as keys, so the value never changes a logit). ``rope_deltas = max position + 1 - l`` with ``l`` the
+    *padded* length (4.57's convention; 5.x subtracts the unpadded length and adds it back while decoding),
     so that decode step positions are simply ``cache length + rope_deltas`` (:func:`decode_position_ids`).
+
+    Raises ``TypeError`` / ``ValueError`` naming the argument: non-integer ``input_ids`` or grids, a mask
+    of the wrong shape or with values other than 0/1, grid sizes < 1 or not divisible by the merge size,
+    ``second_per_grid_ts`` that are not one finite number >= 0 per video, placeholder counts that do not
+    match the grids. Source: transformers 4.57.6 ``Qwen2_5_VLModel.get_rope_index`` (see the module doc
+    for the one deliberate difference, fractional seconds per grid).
     """
     batch, length = check_shape(input_ids, "b l", "input_ids").values()
+    _check_integer_tensor(input_ids, "input_ids", "token ids")
+    for name, value in (("spatial_merge_size", spatial_merge_size), ("tokens_per_second", tokens_per_second),
+                        ("image_token_id", image_token_id), ("video_token_id", video_token_id),
+                        ("vision_start_token_id", vision_start_token_id)):  # fmt: skip
+        _check_int(value, name, minimum=1 if name in ("spatial_merge_size", "tokens_per_second") else 0)
+    if not isinstance(deltas_count_pads, bool):
+        raise TypeError(f"deltas_count_pads: expected True or False, got {deltas_count_pads!r}")
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
-    check_shape(attention_mask, "b l", "attention_mask", b=batch, l=length)
+    _check_mask(attention_mask, batch, length)
     keep = attention_mask.bool()
+    n_videos = (
+        0
+        if video_grid_thw is None
+        else len(_check_grid(video_grid_thw, "video_grid_thw", spatial_merge_size))
+    )
+    if image_grid_thw is not None:
+        _check_grid(image_grid_thw, "image_grid_thw", spatial_merge_size)
+    if second_per_grid_ts is not None:
+        second_per_grid_ts = _check_seconds(second_per_grid_ts, n_videos)
 
     if image_grid_thw is None and video_grid_thw is None:
-        return _text_only_positions(keep)
+        return _text_only_positions(keep, deltas_count_pads)
 
     blocks = _VisualBlocks(
         image_grid_thw,
@@ -96,12 +127,81 @@ def decode_position_ids(rope_deltas: torch.Tensor, past_length: int, seq_len: in
     return einops.repeat(positions, "b l -> three b l", three=3)
 
 
-def _text_only_positions(keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Text only: 0, 1, 2, ... over each row's real tokens, pads at 1; delta = real count - length."""
+def _text_only_positions(keep: torch.Tensor, deltas_count_pads: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Text only: 0, 1, 2, ... over each row's real tokens, pads at 1.
+
+    delta = (largest position + 1) - length. With ``deltas_count_pads`` the pads' 1 takes part in the
+    largest position, as in transformers 4.57.6 (``position_ids.masked_fill_(mask == 0, 1)`` then ``max``):
+    a padded row with one real token has largest position 1, not 0. Without, delta = real count - length.
+    """
     positions = keep.long().cumsum(-1) - 1
     positions = positions.masked_fill(~keep, 1)
-    rope_deltas = keep.sum(-1, keepdim=True) - keep.shape[-1]
+    if deltas_count_pads:
+        largest = positions.max(-1, keepdim=True).values if keep.shape[-1] else keep.sum(-1, keepdim=True) - 1
+        rope_deltas = largest + 1 - keep.shape[-1]
+    else:
+        rope_deltas = keep.sum(-1, keepdim=True) - keep.shape[-1]
     return einops.repeat(positions, "b l -> three b l", three=3).contiguous(), rope_deltas
+
+
+def _check_int(value, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+
+
+def _check_integer_tensor(x: torch.Tensor, name: str, what: str) -> None:
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name}: expected an integer tensor of {what}, got {x.dtype}")
+
+
+def _check_mask(attention_mask, batch: int, length: int) -> None:
+    check_shape(attention_mask, "b l", "attention_mask", b=batch, l=length)
+    if attention_mask.is_complex():
+        raise TypeError(
+            f"attention_mask: expected a bool, integer or float tensor, got {attention_mask.dtype}"
+        )
+    if attention_mask.dtype != torch.bool and not attention_mask.is_meta:
+        odd = attention_mask[(attention_mask != 0) & (attention_mask != 1)]
+        if odd.numel():
+            raise ValueError(
+                f"attention_mask: expected only 0 (padding) and 1 (token), found {odd[0].item()}"
+            )
+
+
+def _check_grid(grid_thw, name: str, merge: int) -> torch.Tensor:
+    check_shape(grid_thw, "n three", name, three=3)
+    _check_integer_tensor(grid_thw, name, "(t, h, w) patch counts")
+    if grid_thw.is_meta or not grid_thw.numel():
+        return grid_thw
+    small = (grid_thw < 1).any(-1)
+    if small.any():
+        row = int(small.nonzero()[0])
+        raise ValueError(f"{name}[{row}] = {grid_thw[row].tolist()}: t, h and w must all be >= 1")
+    odd = (grid_thw[:, 1:] % merge != 0).any(-1)
+    if odd.any():
+        row = int(odd.nonzero()[0])
+        raise ValueError(
+            f"{name}[{row}] = {grid_thw[row].tolist()}: h and w must be multiples of the spatial merge size {merge}"
+        )
+    return grid_thw
+
+
+def _check_seconds(second_per_grid_ts, videos: int) -> torch.Tensor:
+    try:
+        seconds = torch.as_tensor(second_per_grid_ts)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"second_per_grid_ts: expected a tensor or list of numbers, got {second_per_grid_ts!r}"
+        ) from None
+    if seconds.dtype == torch.bool or seconds.is_complex():
+        raise TypeError(f"second_per_grid_ts: expected numbers of seconds, got {seconds.dtype}")
+    if seconds.dim() > 1 or seconds.numel() != videos:
+        raise ValueError(
+            f"second_per_grid_ts: expected one value per video ({videos}), got shape {tuple(seconds.shape)}"
+        )
+    if seconds.numel() and not bool((torch.isfinite(seconds.double()) & (seconds >= 0)).all()):
+        raise ValueError(f"second_per_grid_ts: expected finite seconds >= 0, got {seconds.tolist()}")
+    return seconds
 
 
 class _VisualBlocks:
@@ -116,8 +216,6 @@ class _VisualBlocks:
             second_per_grid_ts = [1.0] * n_videos
         # float32, as the processor hands it over and the original release multiplied it.
         self.seconds = torch.as_tensor(second_per_grid_ts, dtype=torch.float32).flatten().cpu()
-        if len(self.seconds) != n_videos:
-            raise ValueError(f"second_per_grid_ts has {len(self.seconds)} entries for {n_videos} videos")
         self.merge = spatial_merge_size
         self.tokens_per_second = tokens_per_second
         self.token_ids = token_ids

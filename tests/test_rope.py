@@ -222,3 +222,96 @@ def test_rotary_matches_reference_embedding(mrope_section):
     assert cos.shape == (2, 9, head_dim)
     torch.testing.assert_close(apply_rotary(q, cos[:, None], sin[:, None]), ref_q, atol=1e-6, rtol=0)
     torch.testing.assert_close(apply_rotary(k, cos[:, None], sin[:, None]), ref_k, atol=1e-6, rtol=0)
+
+
+# --- the one-real-token row, and bad input ---------------------------------------------------------
+
+
+def test_one_real_token_row_follows_transformers_457_by_default():
+    """A left-padded text-only row with one real token: the rule, with both values.
+
+    transformers 4.57.6 fills pads with position 1 and takes the row's max over them, so the row's largest
+    position is 1 (not 0): delta = 2 - l and its first generated token sits at position 2. qwen_lite
+    follows that by default, so ``generate`` equals 4.57.6 token for token (tests/test_reference_versions.py).
+    ``deltas_count_pads=False`` counts real tokens only: delta = 1 - l, first generated token at 1, where
+    transformers 5.x's generate continues. Rows with two or more real tokens agree under both rules.
+    """
+    ids = torch.tensor([[151643, 151643, 9707], [9707, 11, 1879], [151643, 11, 1879]])
+    mask = torch.tensor([[0, 0, 1], [1, 1, 1], [0, 1, 1]])
+    positions, deltas = get_rope_index(ids, attention_mask=mask)
+    assert deltas.tolist() == [[-1], [0], [-1]]
+    assert decode_position_ids(deltas, past_length=3)[0, :, 0].tolist() == [2, 3, 2]
+    positions_5x, deltas_5x = get_rope_index(ids, attention_mask=mask, deltas_count_pads=False)
+    assert deltas_5x.tolist() == [[-2], [0], [-1]]
+    assert decode_position_ids(deltas_5x, past_length=3)[0, :, 0].tolist() == [1, 3, 2]
+    assert torch.equal(positions, positions_5x) and positions[0, 0].tolist() == [1, 1, 0]
+    # A fully padded row: 4.57.6's max is the pads' 1 -> delta 2 - l; real tokens only -> 0 - l.
+    _, deltas = get_rope_index(ids[:1], attention_mask=torch.zeros(1, 3, dtype=torch.long))
+    assert deltas.item() == -1
+    _, deltas = get_rope_index(
+        ids[:1], attention_mask=torch.zeros(1, 3, dtype=torch.long), deltas_count_pads=False
+    )
+    assert deltas.item() == -3
+
+
+@pytest.mark.reference
+def test_the_pad_rule_never_touches_batches_with_images(reference):
+    """4.57.6 counts pads only in its text-only branch; with a grid, a one-token row gets 1 - l either way."""
+    grid = torch.tensor([[1, 4, 4]])
+    ids = torch.tensor([[0] * 6 + [5], [3] + block(IMG, grid[0])])
+    mask = torch.tensor([[0] * 6 + [1], [1] * 7])
+    for rule in (True, False):
+        _, deltas = ours(ids, image_grid_thw=grid, attention_mask=mask, deltas_count_pads=rule)
+        assert deltas.tolist() == [[1 - 7], [5 - 7]]  # row 1: text, start, 2 x 2 image (max 3), end at 4
+    assert_same_as_reference(reference, ids, image_grid_thw=grid, attention_mask=mask)
+
+
+GRID = torch.tensor([[1, 4, 4]])
+IMAGE_IDS = torch.tensor([[3] + block(IMG, (1, 4, 4))])
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(input_ids=IMAGE_IDS.float()), TypeError, "input_ids: expected an integer tensor"),
+        (dict(input_ids=IMAGE_IDS[0]), ValueError, r"input_ids: expected a 2-D tensor"),
+        (dict(attention_mask=torch.ones(1, 5)), ValueError, r"attention_mask: expected shape \(b l\)"),
+        (
+            dict(attention_mask=torch.full((1, 7), 2)),
+            ValueError,
+            "attention_mask: expected only 0 .* found 2",
+        ),
+        (dict(image_grid_thw=GRID.float()), TypeError, "image_grid_thw: expected an integer tensor"),
+        (
+            dict(image_grid_thw=torch.tensor([[1, 4]])),
+            ValueError,
+            r"image_grid_thw: expected shape \(n three\)",
+        ),
+        (dict(image_grid_thw=torch.tensor([[0, 4, 4]])), ValueError, r"image_grid_thw\[0\] = \[0, 4, 4\]"),
+        (dict(image_grid_thw=torch.tensor([[1, 4, 3]])), ValueError, "multiples of the spatial merge size 2"),
+        (dict(video_grid_thw=torch.tensor([[-2, 4, 4]])), ValueError, r"video_grid_thw\[0\].*>= 1"),
+        (
+            dict(second_per_grid_ts=[float("nan")]),
+            ValueError,
+            r"second_per_grid_ts: expected finite seconds >= 0",
+        ),
+        (dict(second_per_grid_ts=[-1.0]), ValueError, r"second_per_grid_ts: expected finite seconds >= 0"),
+        (
+            dict(second_per_grid_ts=[1.0, 2.0]),
+            ValueError,
+            r"second_per_grid_ts: expected one value per video \(1\)",
+        ),
+        (dict(second_per_grid_ts=[True]), TypeError, "second_per_grid_ts: expected numbers"),
+        (dict(second_per_grid_ts="1.0"), TypeError, "second_per_grid_ts: expected a tensor or list"),
+        (dict(spatial_merge_size=0), ValueError, "spatial_merge_size: expected an int >= 1, got 0"),
+        (dict(tokens_per_second=2.5), ValueError, "tokens_per_second: expected an int >= 1, got 2.5"),
+        (dict(deltas_count_pads=1), TypeError, "deltas_count_pads: expected True or False"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs, error, message):
+    video = {"video_grid_thw": torch.tensor([[2, 4, 4]])} if "second_per_grid_ts" in kwargs else {}
+    args = dict(input_ids=IMAGE_IDS, image_grid_thw=GRID, **video) | kwargs
+    if "video_grid_thw" in kwargs:
+        args.pop("image_grid_thw")
+    with pytest.raises(error, match=message):
+        get_rope_index(**args, vision_start_token_id=VS, image_token_id=IMG, video_token_id=VID)
