@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from qwen_lite.config import Qwen25VLConfig
-from qwen_lite.generation import generate
+from qwen_lite.generation import GenerationConfig, generate
 from qwen_lite.rope import decode_position_ids, get_rope_index
 from qwen_lite.shapes import check_shape
 from qwen_lite.text import KVCache, TextModel
@@ -46,11 +46,18 @@ class Qwen25VLForConditionalGeneration(nn.Module):
     ``model.embed_tokens.weight``: one Parameter under two names. As in transformers, ``state_dict()``
     lists both keys, so ``load_state_dict(model.state_dict())`` round-trips; the released 3B files hold
     only the embedding, and :mod:`qwen_lite.weights` drops/restores the duplicate when saving/loading.
+
+    ``generation_config`` holds :meth:`generate`'s defaults (:class:`qwen_lite.generation.GenerationConfig`):
+    for a model built here, the released Instruct models' end ids ``[151645, 151643]`` (``<|im_end|>``,
+    ``<|endoftext|>``, i.e. ``[config.eos_token_id, config.bos_token_id]``) and pad id 151643, greedy, no
+    repetition penalty; :func:`qwen_lite.weights.from_pretrained` replaces it with the folder's
+    ``generation_config.json``.
     """
 
     def __init__(self, config: Qwen25VLConfig):
         super().__init__()
         self.config = config
+        self.generation_config = GenerationConfig.released(config)
         self.visual = VisionTransformer(config.vision)
         self.model = TextModel(config.text)
         self.lm_head = nn.Linear(config.text.hidden_size, config.text.vocab_size, bias=False)
@@ -81,8 +88,18 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         past_key_values: a :class:`KVCache` (one is created when ``use_cache``). For a decode step
         (non-empty cache) pass the prefill's ``rope_deltas`` (b 1), or explicit ``position_ids`` (3 b l).
         logits_to_keep: if > 0, compute logits only for the last that many positions.
+
+        Raises ``TypeError`` / ``ValueError`` naming the argument for inputs the model cannot mean:
+        non-integer ``input_ids`` or grids, ids outside the vocabulary, a mask of the wrong shape or with
+        values other than 0/1, integer ``pixel_values``, pixels without a grid or a grid without pixels,
+        ``second_per_grid_ts`` with one entry per video missing or negative, placeholders that do not
+        match the grids (:func:`check_placeholders`).
         """
-        check_shape(input_ids, "b l", "input_ids")
+        past = past_key_values.get_seq_length() if past_key_values is not None else 0
+        self.check_inputs(
+            input_ids, attention_mask, past, pixel_values, image_grid_thw, pixel_values_videos, video_grid_thw,
+            second_per_grid_ts, logits_to_keep,
+        )  # fmt: skip
         embeds = self.model.embed_tokens(input_ids)
         record("embed_tokens", input_ids, embeds)
         if pixel_values is not None:
@@ -111,6 +128,39 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         logits = self.lm_head(hidden)
         record("lm_head", hidden, logits)
         return Qwen25VLOutput(logits, past_key_values, rope_deltas, out.hidden_states)
+
+    def check_inputs(self, input_ids, attention_mask, past: int, pixel_values, image_grid_thw,
+                     pixel_values_videos, video_grid_thw, second_per_grid_ts, logits_to_keep) -> None:  # fmt: skip
+        """The checks of :meth:`forward`; ``past`` is the number of cached positions."""
+        batch, length = check_token_ids(input_ids, self.config.text.vocab_size).values()
+        if attention_mask is not None:
+            check_attention_mask(attention_mask, batch, past + length)
+        for kind, values, grid in (("image", pixel_values, image_grid_thw),
+                                   ("video", pixel_values_videos, video_grid_thw)):  # fmt: skip
+            name = "pixel_values" if kind == "image" else "pixel_values_videos"
+            if values is not None:
+                check_shape(values, "n patch_dim", name, patch_dim=self.config.vision.patch_dim)
+                if not values.is_floating_point():
+                    raise TypeError(
+                        f"{name}: expected a floating-point tensor of normalised patches (the processor's "
+                        f"output), got {values.dtype}"
+                    )
+                if grid is None:
+                    raise ValueError(f"{name} were given without {kind}_grid_thw")
+            if grid is not None:
+                check_grid(grid, f"{kind}_grid_thw")
+                if values is None and past == 0:
+                    raise ValueError(
+                        f"{kind}_grid_thw was given without {name}: the prompt's <|{kind}_pad|> tokens need "
+                        f"the {kind} patches (pass {name}, or drop {kind}_grid_thw)"
+                    )
+        if second_per_grid_ts is not None:
+            videos = 0 if video_grid_thw is None else len(video_grid_thw)
+            check_seconds(second_per_grid_ts, videos)
+        if isinstance(logits_to_keep, bool) or not isinstance(logits_to_keep, int) or logits_to_keep < 0:
+            raise ValueError(
+                f"logits_to_keep: expected an int >= 0 (0 = all positions), got {logits_to_keep!r}"
+            )
 
     def fuse(self, embeds, input_ids, pixel_values, grid_thw, kind: str) -> torch.Tensor:
         """Run the tower on all images (or all videos) and write the vectors over their placeholders.
@@ -170,8 +220,70 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         )
 
     def generate(self, input_ids: torch.Tensor, **kwargs) -> torch.Tensor:
-        """:func:`qwen_lite.generation.generate` on this model (same arguments)."""
+        """:func:`qwen_lite.generation.generate` on this model (same arguments; defaults from
+        ``self.generation_config``)."""
         return generate(self, input_ids, **kwargs)
+
+
+def check_token_ids(input_ids, vocab_size: int) -> dict[str, int]:
+    """``input_ids`` must be a (b l) integer tensor, l >= 1, every id in ``[0, vocab_size)``. Returns {b, l}."""
+    sizes = check_shape(input_ids, "b l", "input_ids")
+    if input_ids.is_floating_point() or input_ids.is_complex() or input_ids.dtype == torch.bool:
+        raise TypeError(f"input_ids: expected an integer tensor of token ids, got {input_ids.dtype}")
+    if sizes["l"] == 0:
+        raise ValueError(
+            f"input_ids: expected at least one token per row, got shape {tuple(input_ids.shape)}"
+        )
+    if not input_ids.is_meta and input_ids.numel():
+        low, high = int(input_ids.min()), int(input_ids.max())
+        if low < 0 or high >= vocab_size:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"input_ids: token id {bad} is outside the vocabulary (ids 0..{vocab_size - 1}, "
+                f"vocab_size {vocab_size})"
+            )
+    return sizes
+
+
+def check_attention_mask(attention_mask, batch: int, total: int) -> None:
+    """``attention_mask`` must be (b s) with s = cached + new tokens, bool/int/float, every value 0 or 1."""
+    check_shape(attention_mask, "b s", "attention_mask", b=batch, s=total)
+    if attention_mask.is_complex():
+        raise TypeError(
+            f"attention_mask: expected a bool, integer or float tensor, got {attention_mask.dtype}"
+        )
+    if attention_mask.dtype != torch.bool and not attention_mask.is_meta:
+        if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
+            odd = attention_mask[(attention_mask != 0) & (attention_mask != 1)].flatten()[0].item()
+            raise ValueError(f"attention_mask: expected only 0 (padding) and 1 (token), found {odd}")
+
+
+def check_grid(grid_thw, name: str) -> None:
+    """A (n 3) integer tensor of (t, h, w) patch counts, each >= 1."""
+    check_shape(grid_thw, "n three", name, three=3)
+    if grid_thw.is_floating_point() or grid_thw.is_complex() or grid_thw.dtype == torch.bool:
+        raise TypeError(f"{name}: expected an integer tensor of (t, h, w) patch counts, got {grid_thw.dtype}")
+    if grid_thw.numel() and int(grid_thw.min()) < 1:
+        row = int((grid_thw < 1).any(-1).nonzero()[0])
+        raise ValueError(f"{name}[{row}] = {grid_thw[row].tolist()}: t, h and w must all be >= 1")
+
+
+def check_seconds(second_per_grid_ts, videos: int) -> None:
+    """One finite, non-negative number of seconds per temporal grid step for each of ``videos`` videos."""
+    try:
+        seconds = torch.as_tensor(second_per_grid_ts)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"second_per_grid_ts: expected a tensor or list of numbers, got {second_per_grid_ts!r}"
+        ) from None
+    if seconds.dtype == torch.bool or seconds.is_complex():
+        raise TypeError(f"second_per_grid_ts: expected numbers of seconds, got {seconds.dtype}")
+    if seconds.dim() > 1 or seconds.numel() != videos:
+        raise ValueError(
+            f"second_per_grid_ts: expected one value per video ({videos}), got shape {tuple(seconds.shape)}"
+        )
+    if seconds.numel() and not bool((torch.isfinite(seconds.double()) & (seconds >= 0)).all()):
+        raise ValueError(f"second_per_grid_ts: expected finite seconds >= 0, got {seconds.tolist()}")
 
 
 def check_placeholders(input_ids, token_id: int, grid_thw, kind: str, merge_size: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -117,17 +119,31 @@ def test_top_k_top_p_match_transformers_warpers():
 
     torch.manual_seed(0)
     logits = torch.randn(4, 50) * 3
-    for k in (1, 5, 50):
-        torch.testing.assert_close(filter_logits(logits, top_k=k), TopKLogitsWarper(k)(None, logits))
-    for p in (0.1, 0.5, 0.9):
-        torch.testing.assert_close(filter_logits(logits, top_p=p), TopPLogitsWarper(p)(None, logits))
+    logits[0, :5] = logits[0, 5]  # ties at the k-th logit: all of them stay, as in transformers
+    for k in (1, 5, 6, 50, 80):
+        assert torch.equal(filter_logits(logits, top_k=k), TopKLogitsWarper(k)(None, logits))
+    for p in (0.0, 0.001, 0.1, 0.5, 0.9, 0.999):
+        assert torch.equal(filter_logits(logits, top_p=p), TopPLogitsWarper(p)(None, logits)), p
+    for keep in (1, 3):  # min_tokens_to_keep, as beam search would pass it
+        want = TopPLogitsWarper(0.1, min_tokens_to_keep=keep)(None, logits)
+        assert torch.equal(filter_logits(logits, top_p=0.1, min_tokens_to_keep=keep), want)
+        assert int(want.isfinite().sum(-1).min()) >= keep
+    # Off switches: top_k 0 or None, top_p 1.0 or None change nothing.
+    for off in (dict(top_k=0), dict(top_k=None), dict(top_p=1.0), dict(top_p=None)):
+        assert torch.equal(filter_logits(logits, **off), logits)
     # Hand-checked: probabilities 0.5, 0.3, 0.15, 0.05 with top_p = 0.7 keep the first two.
     kept = filter_logits(torch.tensor([[0.5, 0.3, 0.15, 0.05]]).log(), top_p=0.7).isfinite()
     assert kept.tolist() == [[True, True, False, False]]
 
 
-def test_over_long_request_is_refused(models):
-    ours, _ = models
-    limit = ours.config.text.max_position_embeddings
-    with pytest.raises(ValueError, match=f"exceeds max_position_embeddings \\({limit}\\)"):
-        generate(ours, torch.tensor([text(5)]), max_new_tokens=limit)
+def test_request_beyond_max_position_embeddings_warns_and_runs_like_transformers():
+    """transformers only warns (MaxLengthCriteria) when prompt + max_new_tokens passes
+    max_position_embeddings, and generates on: rotary positions have no table to run out of."""
+    config = CFG.replace(text=dataclasses.replace(CFG.text, max_position_embeddings=8))
+    ours, reference = model_pair(config, seed=4)
+    ids = torch.tensor([text(5)])
+    with pytest.warns(UserWarning, match=r"max_new_tokens=6 exceeds max_position_embeddings \(8\)"):
+        got = generate(ours, ids, max_new_tokens=6, eos_token_id=[])
+    assert got.shape == (1, 11)
+    want = reference.generate(ids, max_new_tokens=6, do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert torch.equal(got, want)
