@@ -9,7 +9,50 @@ real tower is 1280 wide).
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
+
+
+def check_fields(obj, where: str) -> None:
+    """Check (and normalise) every field of a config dataclass against its annotation.
+
+    ``int`` fields take ints >= 1 (token ids >= 0), never bools or floats (``4000.0``) or strings
+    (``"4000"``); ``float`` fields take finite numbers > 0 (ints are exact); ``bool`` fields take bools;
+    ``tuple[int, ...]`` fields take a list or tuple of ints (``mrope_section``: exactly 3). transformers'
+    config classes store such values unchanged and fail later, deep inside (or not at all), so qwen_lite
+    refuses them here: ``TypeError`` for a wrong type, ``ValueError`` for a wrong value, naming
+    ``where`` + the field (e.g. ``text.hidden_size``).
+    """
+    for f in dataclasses.fields(obj):
+        name, value, kind = f"{where}{f.name}", getattr(obj, f.name), str(f.type)
+        if kind == "int":
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                raise TypeError(f"{name}: expected an int, got {value!r} ({type(value).__name__})")
+            low = 0 if f.name.endswith("_token_id") else 1
+            if value < low:
+                raise ValueError(f"{name}: expected an int >= {low}, got {value}")
+            setattr(obj, f.name, int(value))
+        elif kind == "float":
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise TypeError(f"{name}: expected a number, got {value!r} ({type(value).__name__})")
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name}: expected a finite number > 0, got {value}")
+            setattr(obj, f.name, float(value))
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise TypeError(f"{name}: expected true or false, got {value!r} ({type(value).__name__})")
+        elif kind == "str":
+            if not isinstance(value, str):
+                raise TypeError(f"{name}: expected a string, got {value!r} ({type(value).__name__})")
+        elif kind.startswith("tuple[int"):
+            if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value
+            ):
+                raise TypeError(f"{name}: expected a list of ints, got {value!r}")
+            if kind == "tuple[int, int, int]" and len(value) != 3:
+                raise ValueError(f"{name}: expected 3 entries (temporal, height, width), got {list(value)}")
+            setattr(obj, f.name, tuple(int(v) for v in value))
 
 
 @dataclass
@@ -41,7 +84,16 @@ class VisionConfig:
         return self.in_channels * self.temporal_patch_size * self.patch_size**2
 
     def __post_init__(self):
-        self.fullatt_block_indexes = tuple(self.fullatt_block_indexes)
+        check_fields(self, "vision.")
+        bad = [i for i in self.fullatt_block_indexes if not 0 <= i < self.depth]
+        if bad:
+            raise ValueError(
+                f"vision.fullatt_block_indexes: {bad} are not blocks of a depth-{self.depth} tower (0..{self.depth - 1})"
+            )
+        if self.hidden_act != "silu":
+            raise ValueError(
+                f"vision.hidden_act: only 'silu' (SwiGLU) is implemented, got {self.hidden_act!r}"
+            )
         if self.hidden_size % self.num_heads:
             raise ValueError(
                 f"vision hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})"
@@ -72,7 +124,9 @@ class TextConfig:
         return self.hidden_size // self.num_attention_heads
 
     def __post_init__(self):
-        self.mrope_section = tuple(self.mrope_section)
+        check_fields(self, "text.")
+        if self.hidden_act != "silu":
+            raise ValueError(f"text.hidden_act: only 'silu' (SwiGLU) is implemented, got {self.hidden_act!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"text hidden_size ({self.hidden_size}) must be divisible by "
@@ -104,6 +158,12 @@ class Qwen25VLConfig:
     eos_token_id: int = 151645  # <|im_end|>
 
     def __post_init__(self):
+        if not isinstance(self.vision, VisionConfig) or not isinstance(self.text, TextConfig):
+            raise TypeError(
+                f"Qwen25VLConfig: vision= takes a VisionConfig and text= a TextConfig, got "
+                f"{type(self.vision).__name__} and {type(self.text).__name__}"
+            )
+        check_fields(self, "")
         if self.vision.out_hidden_size != self.text.hidden_size:
             raise ValueError(
                 f"vision.out_hidden_size ({self.vision.out_hidden_size}) must equal "
@@ -209,13 +269,47 @@ _TEXT_KEYS = [f.name for f in dataclasses.fields(TextConfig) if f.name != "mrope
 _TOKEN_KEYS = [f.name for f in dataclasses.fields(Qwen25VLConfig) if f.name.endswith("_id")]
 
 
-def _mrope_section(d: dict) -> tuple[int, int, int] | None:
-    """Read ``mrope_section`` from either spelling of ``rope_scaling`` (or ``rope_parameters``)."""
+def _mrope_section(d: dict):
+    """Read ``mrope_section`` from either spelling of ``rope_scaling`` (or ``rope_parameters``).
+
+    Refuses a rope type qwen_lite does not implement (``yarn``, ``linear``... with a ``factor``): the
+    released models use plain M-RoPE (``"type": "mrope"``, which transformers rewrites to ``"default"``).
+    """
     for key in ("rope_scaling", "rope_parameters"):
-        rope = d.get(key) or {}
+        rope = d.get(key)
+        if rope is None:
+            continue
+        if not isinstance(rope, dict):
+            raise TypeError(f"{key}: expected an object, got {rope!r}")
+        kind = rope.get("rope_type", rope.get("type", "default"))
+        if kind not in ("default", "mrope"):
+            raise ValueError(f"{key}: rope type {kind!r} is not implemented (only 'mrope' / 'default')")
         if "mrope_section" in rope:
-            return tuple(rope["mrope_section"])
+            return rope["mrope_section"]
     return None
+
+
+def _object(d: dict, key: str) -> dict:
+    """``d[key]`` when it is a JSON object (missing or null: empty); anything else is refused."""
+    value = d.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{key}: expected an object, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _build(cls, kwargs: dict, rename: dict[str, str]):
+    """``cls(**kwargs)``, with an error message that names the config.json key (``rename``: field -> key)."""
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as error:
+        message = str(error)
+        for ours, theirs in rename.items():
+            if message.startswith(ours):
+                message = theirs + message[len(ours) :]
+                break
+        raise type(error)(message) from None
 
 
 def from_hf_dict(d: dict) -> Qwen25VLConfig:
@@ -225,30 +319,46 @@ def from_hf_dict(d: dict) -> Qwen25VLConfig:
     layout of newer ``transformers``; ``in_chans`` (released files) and ``in_channels``; and both
     ``rope_scaling`` spellings (``{"type": "mrope", ...}`` and ``{"rope_type": "default", ...}``).
     Missing fields take the *released* values, not the library class defaults.
+
+    Every value that is present is used or refused, never replaced by a default: a value of the wrong
+    JSON type (a token id ``4000.0`` or ``"4000"``, a string ``hidden_size``, ``true`` for an int), a
+    2-entry ``mrope_section``, an unknown ``model_type``, ``use_sliding_window: true`` or a rope scaling
+    type other than M-RoPE raise ``TypeError`` / ``ValueError`` naming the key. (transformers 4.57's
+    ``Qwen2_5_VLConfig(**d)`` stores every one of these unchanged and fails later, or computes with it;
+    there is no conversion to copy.) :func:`qwen_lite.weights.read_config` adds the file's path.
     """
+    if not isinstance(d, dict):
+        raise TypeError(f"expected a JSON object, got {type(d).__name__}")
     model_type = d.get("model_type", "qwen2_5_vl")
     if model_type not in ("qwen2_5_vl", "qwen2_5_vl_text"):
-        raise ValueError(f"config.json: expected model_type 'qwen2_5_vl', got {model_type!r}")
-    text_d = {**d, **(d.get("text_config") or {})}
-    vision_d = dict(d.get("vision_config") or {})
-    if "in_chans" in vision_d and "in_channels" not in vision_d:
-        vision_d["in_channels"] = vision_d.pop("in_chans")
-    if "spatial_patch_size" in vision_d and "patch_size" not in vision_d:
-        vision_d["patch_size"] = vision_d.pop("spatial_patch_size")
+        raise ValueError(f"model_type: expected 'qwen2_5_vl', got {model_type!r}")
+    text_d = {**d, **_object(d, "text_config")}
+    vision_d = dict(_object(d, "vision_config"))
+    if text_d.get("use_sliding_window", False) is not False:
+        raise ValueError(
+            f"use_sliding_window: {text_d['use_sliding_window']!r} is not implemented "
+            "(the released models use false: full causal attention in every layer)"
+        )
+    renamed = {}
+    for old, new in (("in_chans", "in_channels"), ("spatial_patch_size", "patch_size")):
+        if old in vision_d and new not in vision_d:
+            vision_d[new] = vision_d.pop(old)
+            renamed[new] = old
     text_kwargs = {k: text_d[k] for k in _TEXT_KEYS if k in text_d}
     section = _mrope_section(text_d)
     if section is not None:
         text_kwargs["mrope_section"] = section
     if "rope_theta" not in text_kwargs:
-        theta = (text_d.get("rope_parameters") or {}).get("rope_theta")
+        theta = _object(text_d, "rope_parameters").get("rope_theta")
         if theta is not None:
             text_kwargs["rope_theta"] = theta
-    text = TextConfig(**text_kwargs)
+    text = _build(TextConfig, text_kwargs, {"text.mrope_section": "rope_scaling.mrope_section", "text.": ""})
     vision_kwargs = {k: vision_d[k] for k in _VISION_KEYS if k in vision_d}
     vision_kwargs.setdefault("out_hidden_size", text.hidden_size)
-    vision = VisionConfig(**vision_kwargs)
-    tokens = {k: d[k] for k in _TOKEN_KEYS if k in d and isinstance(d[k], int)}
-    return Qwen25VLConfig(vision=vision, text=text, **tokens)
+    names = {f"vision.{new}": f"vision_config.{old}" for new, old in renamed.items()}
+    vision = _build(VisionConfig, vision_kwargs, {**names, "vision.": "vision_config."})
+    tokens = {k: d[k] for k in _TOKEN_KEYS if k in d}
+    return _build(Qwen25VLConfig, dict(vision=vision, text=text, **tokens), {})
 
 
 def to_hf_dict(config: Qwen25VLConfig) -> dict:
