@@ -19,23 +19,34 @@ Three things make this harder than ``torch.load``:
 
 Checkpoints are read with ``safetensors`` only. Pickle files (``pytorch_model.bin``, ``*.pt``) can run
 arbitrary code when loaded, so they are refused with a message saying how to convert them.
+
+The files are found as transformers finds them: ``model.safetensors.index.json`` and the shards it names if
+the index exists, else ``model.safetensors``. Any other ``*.safetensors`` file in the folder (an adapter, a
+second export) is ignored and named in a warning. ``generation_config.json``, when present, becomes the
+model's ``generation_config`` (:func:`read_generation_config`). A broken file -- invalid JSON, JSON of the
+wrong type, an index without ``weight_map`` or naming a missing shard, a truncated safetensors file -- raises
+:class:`CheckpointError` naming the file and what is wrong.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
 from qwen_lite.config import Qwen25VLConfig, from_hf_dict, to_hf_dict
+from qwen_lite.generation import GenerationConfig
 from qwen_lite.model import Qwen25VLForConditionalGeneration
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
+SAFETENSORS_SINGLE = "model.safetensors"
+GENERATION_CONFIG = "generation_config.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 LM_HEAD, EMBED_TOKENS = "lm_head.weight", "model.embed_tokens.weight"
 
@@ -52,51 +63,150 @@ def from_pretrained(
 ) -> Qwen25VLForConditionalGeneration:
     """Build the model described by ``folder/config.json`` and load its safetensors weights.
 
-    ``folder`` holds ``config.json`` and either one ``*.safetensors`` file or shards listed in
-    ``model.safetensors.index.json``. Weights are cast to ``dtype`` and placed on ``device``.
-    Raises :class:`CheckpointError` listing every missing, unexpected and mis-shaped tensor.
+    ``folder`` holds ``config.json`` and either ``model.safetensors`` or shards listed in
+    ``model.safetensors.index.json`` (see :func:`safetensors_files`), and optionally
+    ``generation_config.json`` (``model.generation_config``, :func:`read_generation_config`). Weights are
+    cast to ``dtype`` and placed on ``device``. Raises :class:`CheckpointError` naming the broken file, or
+    listing every missing, unexpected and mis-shaped tensor.
     """
     folder = Path(folder)
     config = read_config(folder)
+    generation_config = read_generation_config(folder, config)
     state = load_safetensors(folder, dtype=dtype, device=device)
     with torch.device("meta"):  # shapes only: no storage, no random init
         model = Qwen25VLForConditionalGeneration(config)
     load_into(model, state, config, source=str(folder))
+    model.generation_config = generation_config
     return model.eval()
 
 
+def read_json(path: Path, what: str = "a JSON object") -> dict:
+    """The JSON object in ``path``; :class:`CheckpointError` naming the file if it is not one."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise CheckpointError(
+            f"{path}: not a UTF-8 text file ({error.reason} at byte {error.start})"
+        ) from None
+    except json.JSONDecodeError as error:
+        raise CheckpointError(
+            f"{path}: invalid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+        ) from None
+    if not isinstance(data, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(data), "a number"
+        )
+        raise CheckpointError(f"{path}: expected {what}, got {kind} ({str(data)[:60]})")
+    return data
+
+
 def read_config(folder: Path) -> Qwen25VLConfig:
-    """``folder/config.json`` -> :class:`Qwen25VLConfig` (missing fields take the released values)."""
+    """``folder/config.json`` -> :class:`Qwen25VLConfig` (missing fields take the released values).
+
+    Raises :class:`CheckpointError` naming the file for invalid JSON, JSON that is not an object, and
+    any value :func:`qwen_lite.config.from_hf_dict` refuses (which names the key).
+    """
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise CheckpointError(
-            f"{folder}: no config.json; a checkpoint folder needs config.json + *.safetensors"
+            f"{folder}: no config.json; a checkpoint folder needs config.json + model.safetensors "
+            f"(or {SAFETENSORS_INDEX} and its shards)"
         )
-    return from_hf_dict(json.loads(path.read_text()))
+    try:
+        return from_hf_dict(read_json(path))
+    except CheckpointError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: {error}") from None
+
+
+def read_generation_config(folder: Path, config: Qwen25VLConfig) -> GenerationConfig:
+    """``folder/generation_config.json`` -> :class:`~qwen_lite.generation.GenerationConfig`.
+
+    As transformers: the file's values where it exists (keys qwen_lite does not run are named in a
+    warning), else ``GenerationConfig.from_model_config(config)`` (``config.json``'s one end id, no pad
+    id). Raises :class:`CheckpointError` naming the file for invalid JSON or a value of the wrong type
+    or range (which names the key).
+    """
+    path = Path(folder) / GENERATION_CONFIG
+    if not path.is_file():
+        return GenerationConfig.from_model_config(config)
+    data = read_json(path)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            generation_config = GenerationConfig.from_dict(data)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: {error}") from None
+    for warning in caught:  # re-issue with the full path instead of the bare file name
+        message = str(warning.message).replace(f"{GENERATION_CONFIG}:", f"{path}:", 1)
+        warnings.warn(message, warning.category, stacklevel=3)
+    return generation_config
 
 
 def load_safetensors(
     folder: Path, dtype: torch.dtype = torch.float32, device="cpu"
 ) -> dict[str, torch.Tensor]:
-    """Every tensor of the folder's safetensors file(s), renamed to the released key layout."""
-    state = {}
+    """Every tensor of the folder's safetensors file(s), renamed to the released key layout.
+
+    A file safetensors cannot read (truncated, corrupt header) raises :class:`CheckpointError` naming it;
+    so does a key stored twice (in two shards, or in both key layouts).
+    """
+    state, origin = {}, {}
     for path in safetensors_files(Path(folder)):
-        with safe_open(path, framework="pt", device=str(device)) as f:
-            for key in f.keys():
-                # Cast tensor by tensor, so at most one tensor exists in two dtypes at a time.
-                state[released_key(key)] = f.get_tensor(key).to(dtype)
+        try:
+            with safe_open(path, framework="pt", device=str(device)) as f:
+                for key in f.keys():
+                    name = released_key(key)
+                    if name in state:
+                        raise CheckpointError(
+                            f"{path}: tensor {key!r} is also in {origin[name]} (as {name!r}): "
+                            "a checkpoint holds each weight once"
+                        )
+                    # Cast tensor by tensor, so at most one tensor exists in two dtypes at a time.
+                    state[name] = f.get_tensor(key).to(dtype)
+                    origin[name] = path.name
+        except (SafetensorError, OSError) as error:
+            raise CheckpointError(
+                f"{path}: not a readable safetensors file (truncated or corrupt?): {error}"
+            ) from None
     return state
 
 
 def safetensors_files(folder: Path) -> list[Path]:
-    """The safetensors files to read: the shards named in the index, else the single ``*.safetensors``."""
+    """The safetensors files to read, as transformers chooses them.
+
+    ``model.safetensors.index.json`` if present: the shards its ``weight_map`` names (each must exist);
+    else ``model.safetensors``. Any other ``*.safetensors`` file (an adapter, a second export) is ignored
+    and named in a ``UserWarning``; a folder with only such files raises :class:`CheckpointError`.
+    """
     index = folder / SAFETENSORS_INDEX
+    present = sorted(p.name for p in folder.glob("*.safetensors")) if folder.is_dir() else []
     if index.is_file():
-        weight_map = json.loads(index.read_text())["weight_map"]
-        return [folder / name for name in sorted(set(weight_map.values()))]
-    files = sorted(folder.glob("*.safetensors"))
-    if files:
-        return files
+        weight_map = read_json(index).get("weight_map")
+        if weight_map is None:
+            raise CheckpointError(f"{index}: no 'weight_map' (the map from tensor names to shard files)")
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise CheckpointError(
+                f"{index}: 'weight_map' must map tensor names to shard file names, got {str(weight_map)[:80]}"
+            )
+        names = sorted(set(weight_map.values()))
+        if not names:
+            raise CheckpointError(f"{index}: 'weight_map' is empty")
+        missing = [n for n in names if not (folder / n).is_file()]
+        if missing:
+            raise CheckpointError(f"{index}: names shard file(s) missing from {folder}: {', '.join(missing)}")
+        _warn_ignored(folder, [p for p in present if p not in names], f"{SAFETENSORS_INDEX} does not name")
+        return [folder / name for name in names]
+    if SAFETENSORS_SINGLE in present:
+        _warn_ignored(folder, [p for p in present if p != SAFETENSORS_SINGLE], f"not {SAFETENSORS_SINGLE}")
+        return [folder / SAFETENSORS_SINGLE]
+    if present:
+        raise CheckpointError(
+            f"{folder}: no {SAFETENSORS_SINGLE} and no {SAFETENSORS_INDEX}; found only {', '.join(present)}. "
+            f"As transformers, qwen_lite reads the model from {SAFETENSORS_SINGLE} or the shards of "
+            f"{SAFETENSORS_INDEX}, never from other safetensors files (adapters, other exports)"
+        )
     pickles = (
         sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES) if folder.is_dir() else []
     )
@@ -107,6 +217,16 @@ def safetensors_files(folder: Path) -> list[Path]:
             "transformers' model.save_pretrained(out_folder, safe_serialization=True)."
         )
     raise CheckpointError(f"{folder}: no *.safetensors files (and no {SAFETENSORS_INDEX})")
+
+
+def _warn_ignored(folder: Path, names: list[str], why: str) -> None:
+    if names:
+        warnings.warn(
+            f"{folder}: ignoring {', '.join(names)} ({why}; transformers ignores {'it' if len(names) == 1 else 'them'} "
+            "too: the model is read from model.safetensors or the shards of the index only)",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def released_key(key: str) -> str:
@@ -177,7 +297,8 @@ def check_state_dict(model: nn.Module, state: dict, allow_missing=(), source: st
 
 
 def save_pretrained(model: Qwen25VLForConditionalGeneration, folder, max_shard_size=None) -> None:
-    """Write ``config.json``, ``generation_config.json`` and safetensors weights in the released layout.
+    """Write ``config.json``, ``generation_config.json`` (the model's ``generation_config``) and safetensors
+    weights in the released layout.
 
     ``max_shard_size`` (bytes, or a string like ``"2GB"`` / ``"500MB"``) splits the weights into
     ``model-0000k-of-0000n.safetensors`` shards plus ``model.safetensors.index.json``. The folder loads
@@ -192,7 +313,8 @@ def save_pretrained(model: Qwen25VLForConditionalGeneration, folder, max_shard_s
     hf_config = to_hf_dict(config)
     hf_config["torch_dtype"] = str(next(iter(state.values())).dtype).removeprefix("torch.")
     _write_json(folder / "config.json", hf_config)
-    _write_json(folder / "generation_config.json", generation_config(config))
+    generation = getattr(model, "generation_config", None) or GenerationConfig.released(config)
+    _write_json(folder / GENERATION_CONFIG, generation.to_dict())
     shards = split_into_shards(state, parse_size(max_shard_size))
     if len(shards) == 1:
         save_file(shards[0], folder / "model.safetensors", metadata={"format": "pt"})
@@ -204,16 +326,6 @@ def save_pretrained(model: Qwen25VLForConditionalGeneration, folder, max_shard_s
         weight_map.update(dict.fromkeys(shard, name))
     total = sum(v.numel() * v.element_size() for v in state.values())
     _write_json(folder / SAFETENSORS_INDEX, {"metadata": {"total_size": total}, "weight_map": weight_map})
-
-
-def generation_config(config: Qwen25VLConfig) -> dict:
-    """Greedy defaults that stop at ``<|im_end|>`` or ``<|endoftext|>``, as the Instruct models do."""
-    return {
-        "bos_token_id": config.bos_token_id,
-        "eos_token_id": [config.eos_token_id, config.bos_token_id],
-        "pad_token_id": config.bos_token_id,
-        "do_sample": False,
-    }
 
 
 def split_into_shards(state: dict[str, torch.Tensor], max_bytes: int | None) -> list[dict]:
