@@ -1,15 +1,17 @@
 """Command line: ``python -m qwen_lite describe IMAGE [--weights FOLDER]`` and ``python -m qwen_lite accounting``.
 
-With ``--weights`` (a local folder with ``config.json`` + ``*.safetensors``, e.g. a download of
-Qwen/Qwen2.5-VL-3B-Instruct) ``describe`` builds the chat prompt, runs the processor and generates an
-answer, counting tokens on stderr. Without weights it builds a tiny random model, runs the image
-through it and prints the shape of every stage: the pipeline is real, the numbers are not.
+With ``--weights`` (a local folder with ``config.json`` + ``model.safetensors`` or sharded weights, e.g.
+a download of Qwen/Qwen2.5-VL-3B-Instruct) ``describe`` builds the chat prompt, runs the processor and
+generates an answer, counting tokens on stderr. The folder is honoured whole, as transformers honours it:
+``generation_config.json`` (end ids, pad id, sampling settings, repetition penalty) through the loaded
+model's ``generation_config``, and ``preprocessor_config.json`` (pixel budgets, patch sizes, mean/std)
+through ``Qwen25VLProcessor.from_pretrained``. Without weights it builds a tiny random model, runs the
+image through it and prints the shape of every stage: the pipeline is real, the numbers are not.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -17,12 +19,24 @@ from pathlib import Path
 import torch
 
 DEFAULT_PROMPT = "Describe this image."
+DEFAULT_MAX_NEW_TOKENS = 128
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     return args.command(args)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,7 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     describe_parser.add_argument(
         "--prompt", default=DEFAULT_PROMPT, help=f"question (default: {DEFAULT_PROMPT!r})"
     )
-    describe_parser.add_argument("--max-new-tokens", type=int, default=128, help="answer length limit")
+    describe_parser.add_argument(
+        "--max-new-tokens",
+        type=positive_int,
+        default=None,
+        help=f"answer length limit (default: the folder's generation_config.json, else {DEFAULT_MAX_NEW_TOKENS})",
+    )
     describe_parser.add_argument(
         "--dtype", choices=DTYPES, default="float32", help="weights dtype (default float32)"
     )
@@ -68,48 +87,64 @@ def describe(args: argparse.Namespace) -> int:
     image = Image.open(args.image)
     content = [{"type": "image", "image": image}, {"type": "text", "text": args.prompt}]
     messages = [{"role": "user", "content": content}]
-    processor = Qwen25VLProcessor()
-    inputs = processor(messages=messages)
     if args.weights is None:
-        return trace_random_model(inputs)
-    return answer(args, processor, inputs)
+        return trace_random_model(Qwen25VLProcessor()(messages=messages))
+    return answer(args, messages)
 
 
-def answer(args: argparse.Namespace, processor, inputs: dict) -> int:
-    """Load the weights, generate greedily with a token counter on stderr, print the answer."""
-    from qwen_lite.weights import CheckpointError, from_pretrained
+def load_folder(folder: Path, dtype: torch.dtype):
+    """(model, processor) from one checkpoint folder: weights + generation config, and preprocessing.
 
+    The processor comes from the folder's ``preprocessor_config.json`` (``Qwen25VLProcessor.from_pretrained``);
+    a folder without one (e.g. written by :func:`qwen_lite.weights.save_pretrained`) gets the default
+    processor, whose values are the released ones, and a note on stderr.
+    """
+    from qwen_lite.processor import Qwen25VLProcessor
+    from qwen_lite.weights import from_pretrained
+
+    model = from_pretrained(folder, dtype=dtype)
+    if (Path(folder) / "preprocessor_config.json").is_file():
+        processor = Qwen25VLProcessor.from_pretrained(folder)
+    else:
+        print(
+            f"{folder}: no preprocessor_config.json, using the default (released) preprocessing",
+            file=sys.stderr,
+        )
+        processor = Qwen25VLProcessor()
+    return model, processor
+
+
+def answer(args: argparse.Namespace, messages: list) -> int:
+    """Load the folder, generate with its generation config (a token counter on stderr), print the answer."""
     print(f"loading {args.weights} ...", file=sys.stderr)
     try:
-        model = from_pretrained(args.weights, dtype=DTYPES[args.dtype])
-    except CheckpointError as error:
+        model, processor = load_folder(args.weights, DTYPES[args.dtype])
+        inputs = processor(messages=messages)
+    except (ValueError, TypeError, OSError) as error:  # CheckpointError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 1
-    eos = end_token_ids(args.weights, model.config)
+    new_tokens = args.max_new_tokens
+    if new_tokens is None:
+        new_tokens = model.generation_config.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
     prompt_length = inputs["input_ids"].shape[1]
     start = time.perf_counter()
 
-    def progress(step: int, new_tokens: torch.Tensor, logits: torch.Tensor) -> None:
+    def progress(step: int, new: torch.Tensor, logits: torch.Tensor) -> None:
         rate = (step + 1) / (time.perf_counter() - start)
-        counter = f"generating: {step + 1}/{args.max_new_tokens} tokens ({rate:.1f} tok/s)"
+        counter = f"generating: {step + 1}/{new_tokens} tokens ({rate:.1f} tok/s)"
         print("\r" + counter, end="", file=sys.stderr, flush=True)
 
     print(f"prompt: {prompt_length} tokens, {int(inputs['image_grid_thw'].prod(-1).sum()) // 4} of them image",
           file=sys.stderr)  # fmt: skip
-    ids = model.generate(**inputs, max_new_tokens=args.max_new_tokens, eos_token_id=eos, callback=progress)
+    # End ids, pad id, sampling and repetition penalty: model.generation_config (the folder's file).
+    try:
+        ids = model.generate(**inputs, max_new_tokens=new_tokens, callback=progress)
+    except (ValueError, TypeError) as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
     print(file=sys.stderr)
     print(processor.decode(ids[0, prompt_length:], skip_special_tokens=True).strip())
     return 0
-
-
-def end_token_ids(folder: Path, config) -> list[int]:
-    """The end ids of ``generation_config.json`` if the folder has one, else ``<|im_end|>``, ``<|endoftext|>``."""
-    path = Path(folder) / "generation_config.json"
-    if path.is_file():
-        eos = json.loads(path.read_text()).get("eos_token_id")
-        if eos is not None:
-            return [eos] if isinstance(eos, int) else list(eos)
-    return [config.eos_token_id, config.bos_token_id]
 
 
 def trace_random_model(inputs: dict) -> int:

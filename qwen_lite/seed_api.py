@@ -222,6 +222,11 @@ class Qwen25VLModel(nn.Module):
     def config(self) -> Qwen25VLConfig:
         return self.model.config
 
+    @property
+    def generation_config(self):
+        """The wrapped model's :class:`~qwen_lite.generation.GenerationConfig` (``generate``'s defaults)."""
+        return self.model.generation_config
+
     def _check_img_size(self) -> None:
         block = self.config.vision.patch_size * self.config.vision.spatial_merge_size
         if self.img_size is not None and self.img_size % block:
@@ -277,18 +282,25 @@ class Qwen25VLModel(nn.Module):
         return self.model(**self.prepare_inputs(input_ids, vision_input, is_video), **kwargs)
 
     def generate(self, input_ids, vision_input=None, is_video: bool = False, max_length: int = 100, **kwargs):
-        """Greedy continuation -> (b, at most ``max_length``) ids: ``input_ids`` then the new tokens.
+        """Continuation -> (b, at most ``max_length``) ids: ``input_ids`` then the new tokens.
 
         ``max_length`` counts the caller's tokens (prompt + answer), not the vision block, which is
-        dropped from the result. Stops at ``<|im_end|>`` or ``<|endoftext|>`` unless ``eos_token_id``
-        says otherwise; other keywords go to :func:`qwen_lite.generation.generate`.
+        dropped from the result. Everything else is :func:`qwen_lite.generation.generate`'s: the defaults
+        come from ``self.generation_config`` (for a model built here: greedy, stopping at ``<|im_end|>`` or
+        ``<|endoftext|>``; for :meth:`from_pretrained`: the folder's ``generation_config.json``), keywords
+        (``eos_token_id``, ``do_sample``, ``top_k``, ``repetition_penalty``...) override them, and the same
+        checks apply. ``max_new_tokens`` is refused (``max_length`` says it).
         """
+        if "max_new_tokens" in kwargs:
+            raise TypeError("generate(): pass max_length (prompt + answer tokens), not max_new_tokens")
+        if isinstance(max_length, bool) or not isinstance(max_length, int):
+            raise TypeError(f"max_length: expected an int, got {max_length!r}")
+        check_shape(input_ids, "b l", "input_ids")
         new_tokens = max_length - input_ids.shape[1]
         if new_tokens < 1:
             raise ValueError(
                 f"max_length ({max_length}) must exceed the prompt length ({input_ids.shape[1]})"
             )
         inputs = self.prepare_inputs(input_ids, vision_input, is_video)
-        kwargs.setdefault("eos_token_id", [self.config.eos_token_id, self.config.bos_token_id])
         out = self.model.generate(**inputs, max_new_tokens=new_tokens, **kwargs)
         return out[:, inputs["input_ids"].shape[1] - input_ids.shape[1] :]
