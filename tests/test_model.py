@@ -147,3 +147,52 @@ def test_trace_records_every_stage(models):
     for stage in ("embed_tokens", "vision (images)", "fuse images", "rope index", "decoder layer 1", "norm"):
         assert stage in stages
     assert trace.rows[-1][0] == "lm_head" and trace.rows[-1][2] == (1, 1, CFG.text.vocab_size)
+
+
+def test_forward_refuses_wrong_dtypes_and_inconsistent_inputs(models):
+    """Each error names the argument (TypeError for a dtype, ValueError for a value), before any computation."""
+    ours, _ = models
+    pixel_values, grid = pixels((1, 4, 4))
+    ids = torch.tensor([text(2) + block(IMG, grid[0]) + text(1)])
+    video, video_grid = pixels((2, 4, 4))
+    video_ids = torch.tensor([text(2) + block(VID, video_grid[0]) + text(1)])
+    image = dict(pixel_values=pixel_values, image_grid_thw=grid)
+    cases = [
+        (dict(input_ids=ids.float(), **image), TypeError, "input_ids: expected an integer tensor"),
+        (dict(input_ids=ids.bool()), TypeError, "input_ids: expected an integer tensor"),
+        (dict(input_ids=ids[:, :0]), ValueError, "input_ids: expected at least one token"),
+        (dict(input_ids=torch.tensor([[5, CFG.text.vocab_size]])), ValueError, "input_ids: token id 4096 is outside"),
+        (dict(input_ids=torch.tensor([[-1, 5]])), ValueError, "input_ids: token id -1 is outside"),
+        (dict(input_ids=ids, pixel_values=pixel_values, image_grid_thw=grid.float()), TypeError,
+         "image_grid_thw: expected an integer tensor"),
+        (dict(input_ids=ids, pixel_values=(pixel_values * 100).to(torch.int32), image_grid_thw=grid), TypeError,
+         "pixel_values: expected a floating-point tensor"),
+        (dict(input_ids=ids, pixel_values=pixel_values[:, :100], image_grid_thw=grid), ValueError,
+         "pixel_values: expected shape"),
+        (dict(input_ids=ids, image_grid_thw=grid), ValueError, "image_grid_thw was given without pixel_values"),
+        (dict(input_ids=ids, pixel_values=pixel_values), ValueError, "pixel_values were given without image_grid_thw"),
+        (dict(input_ids=ids, pixel_values=pixel_values, image_grid_thw=torch.tensor([[1, 0, 4]])), ValueError,
+         r"image_grid_thw\[0\] = \[1, 0, 4\]: t, h and w must all be >= 1"),
+        (dict(input_ids=video_ids, pixel_values_videos=video, video_grid_thw=video_grid,
+              second_per_grid_ts=torch.tensor([1.0, 2.0])), ValueError,
+         r"second_per_grid_ts: expected one value per video \(1\)"),
+        (dict(input_ids=video_ids, pixel_values_videos=video, video_grid_thw=video_grid,
+              second_per_grid_ts=[float("nan")]), ValueError, "second_per_grid_ts: expected finite seconds"),
+        (dict(input_ids=video_ids, pixel_values_videos=video.half().int(), video_grid_thw=video_grid), TypeError,
+         "pixel_values_videos: expected a floating-point tensor"),
+        (dict(input_ids=ids, attention_mask=torch.ones(1, 3), **image), ValueError,
+         r"attention_mask: expected shape \(b s\)"),
+        (dict(input_ids=ids, attention_mask=torch.full(ids.shape, 0.5), **image), ValueError,
+         "attention_mask: expected only 0 .* and 1 .*, found 0.5"),
+        (dict(input_ids=ids, logits_to_keep=-1, **image), ValueError, "logits_to_keep"),
+    ]  # fmt: skip
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message), torch.no_grad():
+            ours(**kwargs)
+    # The same inputs, made consistent, run.
+    with torch.no_grad():
+        assert (
+            ours(ids, attention_mask=torch.ones(ids.shape, dtype=torch.bool), **image).logits.shape[1]
+            == ids.shape[1]
+        )
+        ours(video_ids, pixel_values_videos=video, video_grid_thw=video_grid, second_per_grid_ts=[0.5])
