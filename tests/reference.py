@@ -212,3 +212,16 @@ def reference_mrope(rotary, q: torch.Tensor, k: torch.Tensor, position_ids: torc
     if TF5:
         return m.apply_rotary_pos_emb(q, k, cos, sin)
     return m.apply_multimodal_rotary_pos_emb(q, k, cos, sin, list(mrope_section))
+
+
+def reference_image_processor():
+    """The reference's image processor without torchvision: 4.57 ``Qwen2VLImageProcessor`` (PIL), 5.x its PIL
+    backend ``Qwen2VLImageProcessorPil`` (the default 5.x backend needs torchvision, absent here; both backends
+    call the same ``convert_to_rgb``)."""
+    if TF5:
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+        return Qwen2VLImageProcessorPil()
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+
+    return Qwen2VLImageProcessor()
