@@ -161,3 +161,50 @@ def test_errors(small_model):
         Qwen25VLModel(img_size=100, **SMALL)
     with pytest.raises(ValueError, match="max_length"):
         small_model.generate(input_ids=torch.tensor([[1, 2, 3]]), max_length=3)
+
+
+def test_seed_generate_inherits_the_generation_config_and_its_checks(small_model, tmp_path):
+    """Qwen25VLModel.generate is qwen_lite's generate: the model's generation_config supplies the defaults
+    (end ids, sampling, penalty), keywords override them, and bad values are refused naming the argument."""
+    from qwen_lite.generation import GenerationConfig
+    from qwen_lite.weights import save_pretrained
+
+    assert small_model.generation_config == GenerationConfig.released(small_model.config)
+    ids = torch.tensor([[100, 200, 300]])
+    image = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    free = small_model.generate(input_ids=ids, vision_input=image, max_length=9, eos_token_id=[])
+    assert free.shape == (1, 9)
+    # An end id: generation stops right after it, without the keyword once it is in the config.
+    stop = int(free[0, 5])
+    small_model.model.generation_config = GenerationConfig(eos_token_id=stop, pad_token_id=0)
+    try:
+        stopped = small_model.generate(input_ids=ids, vision_input=image, max_length=9)
+    finally:
+        small_model.model.generation_config = GenerationConfig.released(small_model.config)
+    assert stopped.shape == (1, 6) and torch.equal(stopped, free[:, :6])
+    # The same numbers as the real model's generate on the prepared inputs.
+    inputs = small_model.prepare_inputs(ids, image)
+    direct = small_model.model.generate(**inputs, max_new_tokens=6, repetition_penalty=0.01, eos_token_id=[])
+    seed = small_model.generate(
+        input_ids=ids, vision_input=image, max_length=9, repetition_penalty=0.01, eos_token_id=[]
+    )
+    assert torch.equal(seed, direct[:, -9:]) and not torch.equal(
+        seed, free
+    )  # < 1 rewards repeats: the answer changes
+    for kwargs, error, name in [(dict(top_k=-1, do_sample=True), ValueError, "top_k"),
+                                (dict(repetition_penalty=0.0), ValueError, "repetition_penalty"),
+                                (dict(num_beams=3), TypeError, "num_beams"),
+                                (dict(max_new_tokens=4), TypeError, "max_length"),
+                                (dict(max_length=5.5), TypeError, "max_length")]:  # fmt: skip
+        kwargs.setdefault("max_length", 6)
+        with pytest.raises(error, match=name):
+            small_model.generate(input_ids=ids, **kwargs)
+    # from_pretrained: the folder's generation_config.json.
+    small_model.model.generation_config = GenerationConfig(eos_token_id=[stop], do_sample=True, top_k=1)
+    try:
+        save_pretrained(small_model.model, tmp_path)
+    finally:
+        small_model.model.generation_config = GenerationConfig.released(small_model.config)
+    loaded = Qwen25VLModel.from_pretrained(tmp_path, img_size=224)
+    assert loaded.generation_config == GenerationConfig(eos_token_id=[stop], do_sample=True, top_k=1)
+    assert torch.equal(loaded.generate(input_ids=ids, vision_input=image, max_length=9), stopped)
