@@ -100,8 +100,27 @@ def reference_inputs(reference, **inputs) -> dict:
 
 
 def reference_forward(reference, **inputs):
-    """``reference(**inputs)`` with the 3-D positions computed as the model card's pipeline does."""
+    """``reference(**inputs)`` with the 3-D positions computed as the model card's pipeline does.
+
+    Under 5.x the model caches ``rope_deltas`` on itself; it is cleared first so that no earlier call leaks in.
+    """
+    if TF5:
+        getattr(reference, "model", reference).rope_deltas = None
     return reference(**reference_inputs(reference, **inputs))
+
+
+def reference_next_positions(reference, output, input_ids: torch.Tensor, attention_mask=None) -> torch.Tensor:
+    """(b) the position each row's first generated token gets after ``output = reference_forward(...)``.
+
+    4.57: padded length + ``output.rope_deltas``. 5.x: the output has no deltas; the model keeps them (relative
+    to the unpadded length, None for text only: 1-D positions) and decodes at ``cumsum(mask)[-1] + delta``.
+    """
+    if not TF5:
+        return input_ids.shape[1] + output.rope_deltas[:, 0].long()
+    mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+    deltas = getattr(reference, "model", reference).rope_deltas
+    deltas = torch.zeros(input_ids.shape[0], 1, dtype=torch.long) if deltas is None else deltas.long()
+    return mask.long().sum(-1) + deltas[:, 0]
 
 
 def reference_generate(reference, **inputs) -> torch.Tensor:
