@@ -72,8 +72,8 @@ class GenerationConfig:
     bos_token_id         None         recorded only (decoder-only generation starts from the prompt)
     do_sample            False        sample from the filtered distribution instead of argmax
     temperature          1.0          logits / temperature before top-k/top-p (sampling only)
-    top_k                50           keep the k most likely tokens (0 or None: off; sampling only)
-    top_p                1.0          keep the smallest set reaching this mass (1.0 or None: off)
+    top_k                50           keep the k most likely tokens (0: off; sampling only)
+    top_p                1.0          keep the smallest set reaching this mass (1.0: off)
     repetition_penalty   1.0          divide positive / multiply negative logits of every id
                                       already in the sequence, prompt and padding included
     max_new_tokens       None         answer length limit (None: 20, transformers' default)
@@ -84,17 +84,20 @@ class GenerationConfig:
     penalty); :func:`qwen_lite.weights.from_pretrained` reads the folder's ``generation_config.json``
     with :meth:`from_dict`. Every field is checked on construction: a wrong type raises
     :class:`GenerationArgumentTypeError`, an out-of-range value :class:`GenerationArgumentError`
-    (``TypeError`` / ``ValueError`` subclasses whose message starts with the field's name).
+    (``TypeError`` / ``ValueError`` subclasses whose message starts with the field's name). None for
+    ``temperature``, ``top_k``, ``top_p`` or ``repetition_penalty`` (a ``null`` in a file) means "no such
+    processor", as in transformers 4.57, and is stored as the value that says so (1.0, 0, 1.0, 1.0): a file
+    written back then reads the same in transformers 5.x, where a missing value takes the default instead.
     """
 
     eos_token_id: int | list[int] | None = None
     pad_token_id: int | None = None
     bos_token_id: int | None = None
     do_sample: bool = False
-    temperature: float | None = 1.0
-    top_k: int | None = 50
-    top_p: float | None = 1.0
-    repetition_penalty: float | None = 1.0
+    temperature: float = 1.0
+    top_k: int = 50
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
     max_new_tokens: int | None = None
 
     def __post_init__(self):
@@ -231,11 +234,11 @@ def _flag(name: str):
 
 
 def _real(name: str, low: float, low_inclusive: bool, high: float | None = None, meaning: str = ""):
-    """A float in [low, high] (or (low, high]); None allowed (the processor is off); ints are exact floats."""
+    """A float in [low, high] (or (low, high]); ints are exact floats; None -> 1.0 (the processor is off)."""
 
     def check(value):
         if value is None:
-            return None
+            return 1.0
         if not _is_real(value):
             raise GenerationArgumentTypeError(name, f"{name} must be a float, got {_describe(value)}")
         value = float(value)
@@ -251,8 +254,8 @@ def _real(name: str, low: float, low_inclusive: bool, high: float | None = None,
 
 
 def _top_k(value):
-    if value is None:
-        return None
+    if value is None:  # transformers 4.57: no TopKLogitsWarper, the same as 0
+        return 0
     if not _is_int(value):
         raise GenerationArgumentTypeError("top_k", f"top_k must be an int (0 = off), got {_describe(value)}")
     if value < 0:
@@ -544,11 +547,11 @@ def process_logits(input_ids: torch.Tensor, logits: torch.Tensor, config: Genera
     does. Temperature, top-k and top-p apply only when ``config.do_sample`` (transformers' "warpers"),
     with ``min_tokens_to_keep=1`` (single-beam search).
     """
-    if config.repetition_penalty is not None and config.repetition_penalty != 1.0:
+    if config.repetition_penalty != 1.0:
         logits = repetition_penalty(input_ids, logits, config.repetition_penalty)
     if not config.do_sample:
         return logits
-    if config.temperature is not None and config.temperature != 1.0:
+    if config.temperature != 1.0:
         logits = logits / config.temperature
     return filter_logits(logits, config.top_k, config.top_p)
 

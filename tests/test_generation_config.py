@@ -57,7 +57,13 @@ def test_model_built_here_has_the_released_instruct_defaults():
     from transformers import GenerationConfig as HFGenerationConfig
 
     hf = HFGenerationConfig()
-    assert (g.temperature, g.top_k, g.top_p) == (hf.temperature, hf.top_k, hf.top_p) == (1.0, 50, 1.0)
+    defaults = getattr(hf, "_get_default_generation_params", lambda: vars(hf))()  # 5.x: applied at generate
+    assert (g.temperature, g.top_k, g.top_p) == (
+        defaults["temperature"],
+        defaults["top_k"],
+        defaults["top_p"],
+    )
+    assert (g.temperature, g.top_k, g.top_p) == (1.0, 50, 1.0)
     # The ids follow the model config (the compact test vocabulary moves them).
     compact = Qwen25VLForConditionalGeneration(CFG).generation_config
     assert compact.eos_token_id == [CFG.eos_token_id, CFG.bos_token_id]
@@ -229,13 +235,16 @@ def test_save_pretrained_writes_the_models_generation_config(tmp_path):
     save_pretrained(model, tmp_path)
     written = json.loads((tmp_path / "generation_config.json").read_text())
     assert written == {"bos_token_id": END_OF_TEXT, "eos_token_id": [IM_END, END_OF_TEXT],
-                       "pad_token_id": END_OF_TEXT, "do_sample": True, "top_k": None, "top_p": 0.8,
+                       "pad_token_id": END_OF_TEXT, "do_sample": True, "top_k": 0, "top_p": 0.8,
                        "repetition_penalty": 1.1, "max_new_tokens": 64}  # fmt: skip
     assert from_pretrained(tmp_path).generation_config == model.generation_config
     from transformers import GenerationConfig as HFGenerationConfig
 
     hf = HFGenerationConfig.from_pretrained(tmp_path)
-    assert (hf.top_k, hf.top_p, hf.repetition_penalty, hf.max_new_tokens) == (None, 0.8, 1.1, 64)
+    assert (hf.top_k, hf.top_p, hf.repetition_penalty, hf.max_new_tokens) == (0, 0.8, 1.1, 64)  # 0: top-k off
+    assert GenerationConfig(top_k=None, top_p=None, temperature=None) == GenerationConfig(
+        top_k=0
+    )  # None: off
 
 
 @pytest.mark.parametrize(
