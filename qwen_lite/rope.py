@@ -14,8 +14,12 @@ before them ended. Two pieces live here:
 The rule is the one the released model was trained with (transformers 4.49-4.57): text after a visual
 block starts at the block's largest position + 1, on all three axes. One deliberate difference from
 transformers 4.57: the video time ``frame * second_per_grid_t * tokens_per_second`` is computed in
-float and only the product is truncated (as 4.49 did); 4.51-4.57 cast ``second_per_grid_t`` to an
-integer first, so 0.5 s per grid collapses every frame onto temporal id 0 (see tests/test_rope.py).
+float and only the product is truncated (as 4.49 and 5.x do); 4.51-4.57 cast ``second_per_grid_t`` to
+an integer first, so 0.5 s per grid collapses every frame onto temporal id 0 (see tests/test_rope.py).
+
+transformers 5.x differs from 4.57 in a few places (text after a long video, pads' value, the
+deltas' convention, a one-token padded row); book/data/version_differences.json lists each with both
+values and the one followed here, and tests/test_reference_versions.py keeps that list true.
 """
 
 from __future__ import annotations
