@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The Colab and packaging jobs (issue 12). Each job prints its time; the venvs are kept between runs
+# (rebuilt when their requirements file changes).
+#
+#   colab    every Colab notebook (colab/, scripts/make_colab.py) in a Colab-like kernel: .venv-colab from
+#            requirements-colab.txt (Python 3.11, ipywidgets 7.7.1, transformers 5.x, no myst-nb or
+#            jupyter-book), a stand-in google.colab, the install cell pointed at a wheel of this checkout.
+#            No error cell allowed; the install cell must leave torch and ipywidgets alone.
+#   minimum  .venv-min from requirements-min.txt (the floors pyproject.toml declares): the package tests
+#            that need no transformers (-m "not reference", without the book/site/Colab tests), and a
+#            widget smoke test (PIL text drawing, ipywidgets 7, matplotlib).
+#   wheel    the wheel of this checkout in a torch-only venv (.venv-wheel): it brings its own
+#            dependencies, imports without the [viz] extra, and `python -m qwen_lite describe` runs.
+#
+# Usage: bash scripts/test_colab.sh [colab] [minimum] [wheel]     (no argument: all three)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+JOBS=("$@")
+[ ${#JOBS[@]} -gt 0 ] || JOBS=(colab minimum wheel)
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+stamp() { sha256sum "$@" | sha256sum | cut -c1-16; }
+pip_quiet() { grep -v -e "is ignored" -e "^$" -e "Skipping qwen-lite as it is not installed" || true; }
+
+# venv DIR REQUIREMENTS: create DIR with exactly REQUIREMENTS (a full freeze) unless it is current.
+venv() {
+  local dir=$1 req=$2 want
+  want=$(stamp "$req")
+  if [ "$(cat "$dir/.requirements-stamp" 2>/dev/null)" != "$want" ]; then
+    echo "== creating $dir from $req"
+    rm -rf "$dir"
+    "$PYTHON" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --no-deps -r "$req" 2>&1 | pip_quiet
+    "$dir/bin/python" -m pip check
+    echo "$want" > "$dir/.requirements-stamp"
+  fi
+}
+
+# A wheel of this checkout (built once; setuptools' build/ folder is removed if this made it).
+WHEEL=
+wheel() {
+  if [ -z "$WHEEL" ]; then
+    local had_build=0
+    [ -e build ] && had_build=1
+    "$PYTHON" -m pip wheel -q --no-deps . -w "$WORK/dist" 2>&1 | pip_quiet
+    [ $had_build = 1 ] || rm -rf build
+    WHEEL=$(ls "$WORK"/dist/qwen_lite-*.whl)
+    if unzip -l "$WHEEL" | grep -E " (tests|book|colab|benchmarks|scripts)/" >/dev/null; then
+      echo "the wheel carries repository folders besides qwen_lite/:" >&2; unzip -l "$WHEEL" >&2; exit 1
+    fi
+  fi
+}
+
+versions() { "$1/bin/python" -c "import torch, ipywidgets; print('torch', torch.__version__, 'ipywidgets', ipywidgets.__version__)"; }
+
+job_colab() {
+  venv .venv-colab requirements-colab.txt
+  .venv-colab/bin/python - <<'EOF'
+import importlib.util
+found = [m for m in ("myst_nb", "jupyter_book", "google.colab") if importlib.util.find_spec(m.split(".")[0])]
+assert not found, f"a Colab-like kernel has none of these, found {found}"
+EOF
+  .venv-colab/bin/python -m pip uninstall -q -y qwen-lite 2>&1 | pip_quiet  # left by a previous run
+  wheel
+  local before after
+  before=$(versions .venv-colab)
+  echo "== running colab/ in the Colab-like kernel ($before, transformers $(.venv-colab/bin/python -c 'import transformers; print(transformers.__version__)'))"
+  PATH="$ROOT/.venv-colab/bin:$PATH" .venv-colab/bin/python scripts/run_colab.py --jobs "${COLAB_JOBS:-2}" \
+    --requirement "qwen-lite[viz] @ file://$WHEEL" colab/book/*.ipynb
+  after=$(versions .venv-colab)
+  [ "$before" = "$after" ] || { echo "the install cell changed the kernel: $before -> $after" >&2; exit 1; }
+}
+
+job_minimum() {
+  venv .venv-min requirements-min.txt
+  echo "== package tests at the declared minimum versions"
+  PYTHONPATH="$ROOT/scripts" .venv-min/bin/python -m pytest -q -p no:cacheprovider -p pytest_without_transformers \
+    -m "not reference" -W ignore::DeprecationWarning \
+    --ignore tests/test_notebooks.py --ignore tests/test_site.py --ignore tests/test_colab.py tests
+  echo "== widget smoke test at the minimums"
+  PYTHONPATH="$ROOT" .venv-min/bin/python - <<'EOF'
+import matplotlib
+
+matplotlib.use("Agg")
+import ipywidgets
+import PIL
+import torch
+
+from qwen_lite.viz import sample_photo
+from qwen_lite.viz.generation import cache_step_widget
+from qwen_lite.viz.merge import merge_widget  # draws text with PIL's scalable default font (Pillow >= 10.1)
+from qwen_lite.viz.vision import window_mask_widget
+
+photo = sample_photo()
+built = [
+    merge_widget(photo.resize((308, 196)), [0, 10]),
+    window_mask_widget(photo, [(196, 308), (308, 196)], [("centre", (0.5, 0.5))]),
+    cache_step_widget(6, 3),
+]
+print(f"{len(built)} widgets built with Pillow {PIL.__version__}, ipywidgets {ipywidgets.__version__}, "
+      f"matplotlib {matplotlib.__version__}, torch {torch.__version__}")
+EOF
+}
+
+job_wheel() {
+  wheel
+  local want
+  want=$(echo "torch==2.13.0" | sha256sum | cut -c1-16)
+  if [ "$(cat .venv-wheel/.requirements-stamp 2>/dev/null)" != "$want" ]; then
+    echo "== creating .venv-wheel (torch only)"
+    rm -rf .venv-wheel
+    "$PYTHON" -m venv .venv-wheel
+    .venv-wheel/bin/python -m pip install -q torch==2.13.0 2>&1 | pip_quiet
+    echo "$want" > .venv-wheel/.requirements-stamp
+  fi
+  .venv-wheel/bin/python -m pip uninstall -q -y qwen-lite 2>&1 | pip_quiet
+  echo "== installing $(basename "$WHEEL") into the torch-only venv"
+  .venv-wheel/bin/python -m pip install -q "$WHEEL" 2>&1 | pip_quiet
+  .venv-wheel/bin/python -m pip check
+  # Run from outside the checkout, so that only the installed wheel can be imported.
+  (cd "$WORK" && "$ROOT/.venv-wheel/bin/python" - <<'EOF'
+import importlib.util
+
+import qwen_lite
+from PIL import Image
+
+assert "site-packages" in qwen_lite.__file__, qwen_lite.__file__
+assert importlib.util.find_spec("matplotlib") is None, "the base install must not need the [viz] extra"
+Image.new("RGB", (320, 240), (200, 120, 40)).save("photo.png")
+print("imported", qwen_lite.__file__)
+EOF
+  "$ROOT/.venv-wheel/bin/python" -m qwen_lite describe photo.png --max-new-tokens 4 > describe.txt
+  cat describe.txt
+  grep -q "^merger " describe.txt || { echo "describe printed no stage shapes" >&2; exit 1; })
+}
+
+for job in "${JOBS[@]}"; do
+  start=$SECONDS
+  echo "=== job $job"
+  case $job in
+    colab) job_colab ;;
+    minimum) job_minimum ;;
+    wheel) job_wheel ;;
+    *) echo "unknown job $job (colab, minimum, wheel)" >&2; exit 2 ;;
+  esac
+  echo "=== job $job: passed in $((SECONDS - start)) s"
+done
