@@ -495,21 +495,25 @@ def _rewrite_install(source: str, book: Book, where: str) -> str:
     raise ColabConversionError(f"{where}: the first code cell has no '%pip install ... qwen-lite' line")
 
 
-def _repository_files(source: str, notebook: Path, root: Path) -> list[Path]:
-    """Repository files this code reads by relative path (string constants that name an existing file)."""
-    try:
-        tree = ast.parse(TransformerManager().transform_cell(source))
-    except SyntaxError:
-        return []
-    found = []
+def _repository_files(source: str, notebook: Path, root: Path) -> list[tuple[str, Path]]:
+    """(path as written, file) for each repository file this code names by a relative path.
+
+    A string constant counts when, read relative to the chapter's folder (the kernel's working
+    directory), it names an existing file of the repository, e.g. ``"../benchmarks/results.json"``
+    or ``"data/version_differences.json"``. Paths built at run time are not seen; the Colab-like CI
+    job runs every notebook alone in an empty folder, so such a miss fails there.
+    """
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    found: list[tuple[str, Path]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
-            if "\n" in text or not text.startswith(("../", "./")):
+            if not text or "\n" in text or "://" in text or text.startswith(("/", "~")) or len(text) > 300:
                 continue
             path = (notebook.parent / text).resolve()
-            if path.is_file() and path.is_relative_to(root) and path not in found:
-                found.append(path)
+            if path.is_file() and path.is_relative_to(root) and path.suffix != ".ipynb":
+                if path not in [p for _, p in found]:
+                    found.append((text, path))
     return found
 
 
@@ -520,7 +524,8 @@ def _data_cell(book: Book, page: str, reference: str, path: Path, index: int):
         raise ColabConversionError(f"{page}: {rel} cannot be carried inline (too big or not quotable)")
     source = (
         f"#@title The repository file this chapter reads: {rel}\n"
-        f"# A clone of the repository has it at {reference}; on Colab this cell writes it there.\n"
+        f"# In a clone of the repository this is {rel}, which the chapter reads as {reference!r};\n"
+        "# here this cell writes it where the chapter looks.\n"
         "import pathlib\n\n"
         f'_repository_file = pathlib.Path("{reference}")\n'
         "if not _repository_file.exists():\n"
@@ -553,7 +558,7 @@ def convert_notebook(book: Book, page: str):
     section = ""
     first_code = True
     has_solutions = False
-    data_index = 0
+    carried: list[Path] = []  # repository files written by a data cell
     for n, cell in enumerate(nb.cells):
         where = f"{rel}, cell {n}"
         tags = set(cell.metadata.get("tags", []))
@@ -572,16 +577,10 @@ def convert_notebook(book: Book, page: str):
         if first_code:
             source = _rewrite_install(source, book, where)
             first_code = False
-        for path in _repository_files(source, source_path, book.root):
-            reference = next(
-                node.value
-                for node in ast.walk(ast.parse(TransformerManager().transform_cell(source)))
-                if isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and (source_path.parent / str(node.value)).resolve() == path
-            )
-            cells.append(_data_cell(book, page, reference, path, data_index))
-            data_index += 1
+        for reference, path in _repository_files(source, source_path, book.root):
+            if path not in carried:
+                cells.append(_data_cell(book, page, reference, path, len(carried)))
+                carried.append(path)
         outputs = _kept_outputs(cell.outputs)
         count = cell.execution_count
         metadata = {}
