@@ -357,7 +357,8 @@ def from_hf_dict(d: dict) -> Qwen25VLConfig:
     vision_kwargs.setdefault("out_hidden_size", text.hidden_size)
     names = {f"vision.{new}": f"vision_config.{old}" for new, old in renamed.items()}
     vision = _build(VisionConfig, vision_kwargs, {**names, "vision.": "vision_config."})
-    tokens = {k: d[k] for k in _TOKEN_KEYS if k in d}
+    # transformers 5.x writes bos/eos ids inside text_config: read them there too (text_d holds both levels).
+    tokens = {k: text_d[k] for k in _TOKEN_KEYS if k in text_d}
     return _build(Qwen25VLConfig, dict(vision=vision, text=text, **tokens), {})
 
 

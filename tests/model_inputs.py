@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-from transformers.modeling_utils import no_init_weights
 
 from qwen_lite.config import tiny
 from qwen_lite.model import Qwen25VLForConditionalGeneration
-from tests.reference import copy_weights_to_reference, hf_model
+from tests.reference import copy_weights_to_reference, hf_model, no_init_weights
 
 
 def compact(config):

@@ -38,7 +38,7 @@ def bf16_pair(tmp_path_factory):
 def _inputs():
     torch.manual_seed(1)
     image, image_grid = pixels((1, 8, 12))
-    video, video_grid = pixels((2, 4, 4))
+    video, video_grid = pixels((2, 6, 6))
     return {
         "text": dict(input_ids=torch.tensor([text(12)])),
         "image": dict(
@@ -47,7 +47,7 @@ def _inputs():
             image_grid_thw=image_grid,
         ),
         "video": dict(
-            input_ids=torch.tensor([text(3) + block(VID, (2, 4, 4)) + text(4)]),
+            input_ids=torch.tensor([text(3) + block(VID, (2, 6, 6)) + text(4)]),
             pixel_values_videos=video.bfloat16(),
             video_grid_thw=video_grid,
         ),
