@@ -21,7 +21,6 @@ from qwen_lite.processing import (
     patchify,
     preprocess_images,
     smart_resize,
-    to_rgb,
     unpatchify,
 )
 from qwen_lite.shapes import ShapeError
@@ -105,13 +104,14 @@ def test_smart_resize_equals_reference_on_many_sizes():
     assert checked > 1000
 
 
-def test_smart_resize_never_returns_zero():
-    # The only place qwen_lite differs from transformers 4.57's smart_resize: with min_pixels <= 0 a
-    # side under 14 px rounds to 0 there; qwen_lite clamps it to 28.
+def test_smart_resize_refuses_a_zero_budget():
+    # transformers 4.57 accepts min_pixels=0 and then returns a 0-pixel side for a side under 14 px;
+    # qwen_lite refuses the budget with an error that names it.
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize as reference_resize
 
     assert reference_resize(10, 10, min_pixels=0) == (0, 0)
-    assert smart_resize(10, 10, min_pixels=0) == (28, 28)
+    with pytest.raises(ValueError, match="min_pixels: expected a positive number, got 0"):
+        smart_resize(10, 10, min_pixels=0)
 
 
 def test_smart_resize_errors():
@@ -191,15 +191,6 @@ def test_every_pil_mode_matches_reference(reference, photo, mode):
     assert_same_as_reference(reference, image)
 
 
-def test_rgba_alpha_is_dropped_not_composited():
-    rgba = Image.new("RGBA", (30, 30), (200, 10, 20, 0))  # fully transparent, stored colour red
-    assert to_rgb(rgba).getpixel((0, 0)) == (200, 10, 20)
-    ours = preprocess_images(rgba)["pixel_values"]
-    torch.testing.assert_close(
-        ours, preprocess_images(Image.new("RGB", (30, 30), (200, 10, 20)))["pixel_values"]
-    )
-
-
 def test_where_reference_guesses_channels_first(reference):
     # transformers guesses the channel axis from the shape: a 1x1 RGB image (1, 1, 3) is taken as
     # channels-first and crashes, a 3-pixel-high one (3, 300, 3) is read transposed. qwen_lite never
@@ -276,7 +267,27 @@ def test_unpatchify_checks_row_count():
     [
         ([], ValueError, "images: expected at least one"),
         ([random_image(5, 5), Image.new("RGB", (0, 4))], ValueError, r"images\[1\]: image has zero size"),
-        ([np.zeros((10, 10, 3), np.float32)], TypeError, r"images\[0\]: numpy images must be uint8"),
+        (
+            [np.zeros((10, 10, 3), np.int16)],
+            TypeError,
+            r"images\[0\]: numpy images must be uint8 .* got dtype int16",
+        ),
+        (
+            [np.full((10, 10, 3), 1.5)],
+            ValueError,
+            r"images\[0\]: float images must lie in \[0, 1\], got \[1.5, 1.5\]",
+        ),
+        ([np.full((10, 10, 3), np.nan)], ValueError, r"images\[0\]: image contains NaN"),
+        (
+            [np.zeros((10, 10, 3), bool)],
+            TypeError,
+            r"images\[0\]: numpy images must be uint8 .* got dtype bool",
+        ),
+        (
+            [np.zeros((10, 10, 2), np.uint8)],
+            ValueError,
+            r"images\[0\]: numpy images must have shape \(h, w, 3\) or",
+        ),
         (
             [np.zeros((10, 10), np.uint8)],
             ValueError,
@@ -292,8 +303,16 @@ def test_unpatchify_checks_row_count():
         ),
         ([torch.full((3, 10, 10), float("nan"))], ValueError, r"images\[0\]: image contains NaN"),
         ([torch.full((3, 10, 10), 2.0)], ValueError, r"images\[0\]: float images must lie in \[0, 1\]"),
-        (["photo.jpg"], TypeError, r"images\[0\]: expected a PIL image"),
-        ([random_image(1, 300)], ValueError, "aspect ratio must be smaller than 200"),
+        (["photo.jpg"], ValueError, r"images\[0\]: no image file at 'photo.jpg'"),
+        ([b"bytes"], TypeError, r"images\[0\]: expected a PIL image, a path"),
+        ([None], TypeError, r"images\[0\]: expected a PIL image, a path"),
+        (
+            [[random_image(5, 5)], random_image(5, 5)],
+            ValueError,
+            r"images: images\[0\] is a list but images\[1\]",
+        ),
+        ([[[random_image(5, 5)]]], ValueError, r"images\[0\]\[0\]: expected an image, got a list"),
+        ([random_image(1, 300)], ValueError, r"images\[0\]: absolute aspect ratio must be smaller than 200"),
     ],
 )
 def test_bad_images_raise_clear_errors(images, error, message):
@@ -423,9 +442,9 @@ def test_odd_frame_count_is_padded_with_last_frame():
             r"frames\[2\] is 56x28",
         ),
         (
-            [np.zeros((28, 28, 3), np.float32)] * 2,
+            [np.zeros((28, 28, 3), np.int16)] * 2,
             {"fps": 2, "sample_fps": None},
-            r"frames\[0\]: numpy images",
+            r"frames\[0\]: numpy images must be uint8",
         ),
     ],
 )
@@ -437,3 +456,107 @@ def test_bad_videos_raise_clear_errors(frames, kwargs, message):
 def test_single_frame_without_sampling_becomes_one_temporal_patch():
     out = preprocess_video([np.zeros((28, 28, 3), np.uint8)], fps=2.0, sample_fps=None, min_pixels=784)
     assert out["video_grid_thw"].tolist() == [[1, 2, 2]]
+
+
+# ---------------------------------------------------------------- argument checks
+
+
+BAD_NUMBERS = [
+    (0, ValueError, "expected a positive number, got 0"),
+    (-1, ValueError, "expected a positive number, got -1"),
+    (float("nan"), ValueError, "expected a positive number, got nan"),
+    (float("inf"), ValueError, "expected a positive number, got inf"),
+    (None, TypeError, "expected a positive number, got NoneType None"),
+    (False, TypeError, "expected a positive number, got bool False"),
+    ("56", TypeError, "expected a positive number, got str '56'"),
+]
+
+
+@pytest.mark.parametrize("value, error, message", BAD_NUMBERS)
+@pytest.mark.parametrize("name", ["min_pixels", "max_pixels"])
+def test_budgets_are_checked_everywhere(name, value, error, message):
+    image = random_image(30, 30)
+    frames = np.zeros((2, 28, 28, 3), np.uint8)
+    calls = [
+        lambda: smart_resize(30, 30, **{name: value}),
+        lambda: preprocess_images(image, **{name: value}),
+        lambda: preprocess_video(frames, fps=2.0, sample_fps=None, **{name: value}),
+    ]
+    for call in calls:
+        with pytest.raises(error, match=f"^{name}: {message}"):
+            call()
+
+
+def test_min_above_max_and_other_numbers():
+    with pytest.raises(
+        ValueError, match=r"min_pixels, max_pixels: the minimum \(5000\) must not exceed the maximum \(4000\)"
+    ):
+        preprocess_images(random_image(30, 30), min_pixels=5000, max_pixels=4000)
+    with pytest.raises(ValueError, match=r"min_pixels, max_pixels: the minimum"):
+        smart_resize(30, 30, min_pixels=5000, max_pixels=4000)
+    with pytest.raises(TypeError, match="smart_resize: height must be a positive number, got str"):
+        smart_resize("30", 30)
+    with pytest.raises(ValueError, match="smart_resize: height and width must be positive, got height=nan"):
+        smart_resize(float("nan"), 30)
+    with pytest.raises(TypeError, match="factor: expected a positive int, got float 28.0"):
+        smart_resize(30, 30, factor=28.0)
+    with pytest.raises(ValueError, match="temporal_patch_size: expected a positive int, got 0"):
+        preprocess_images(random_image(30, 30), temporal_patch_size=0)
+    with pytest.raises(ValueError, match="total_pixels: expected a positive number, got -1"):
+        preprocess_video(np.zeros((2, 28, 28, 3), np.uint8), fps=2.0, total_pixels=-1)
+    with pytest.raises(TypeError, match=r"image_std\[0\]: expected a finite number, got str"):
+        preprocess_images(random_image(30, 30), image_std=("a", 1, 1))
+    # float budgets are fine (qwen-vl-utils' per-frame video budget is a float)
+    assert smart_resize(600, 800, max_pixels=100_000.5) == smart_resize(600, 800, max_pixels=100_000)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"nframes": 0}, ValueError, "nframes: expected a positive int, got 0"),
+        ({"nframes": 2.0}, TypeError, "nframes: expected a positive int, got float 2.0"),
+        ({"nframes": 11}, ValueError, r"nframes: 11 rounds to 12 frames, which must lie in \[2, 8\]"),
+        ({"nframes": 4, "sample_fps": 1.0}, ValueError, "nframes, sample_fps: pass one of them"),
+        ({"min_frames": 0}, ValueError, "min_frames: expected a positive int, got 0"),
+        ({"max_frames": None}, TypeError, "max_frames: expected a positive int, got NoneType"),
+        ({"video_start": "1"}, TypeError, "video_start: expected a time in seconds"),
+        ({"video_end": float("inf")}, ValueError, "video_end: expected a time in seconds"),
+        (
+            {"video_start": 3.0, "video_end": 2.0},
+            ValueError,
+            r"video_start, video_end: the range \[3.0, 2.0\] s keeps",
+        ),
+        ({"frame_size": (30, 28)}, ValueError, r"frame_size\[0\]: must be a multiple of 28, got 30"),
+        ({"fps": True}, ValueError, "fps: frame rate must be a positive number, got True"),
+    ],
+)
+def test_bad_video_selection_arguments(kwargs, error, message):
+    kwargs = {"fps": 2.0, "sample_fps": None, **kwargs}
+    with pytest.raises(error, match=message):
+        preprocess_video(np.zeros((8, 28, 28, 3), np.uint8), **kwargs)
+
+
+def test_mean_and_std_are_parameters(reference, photo):
+    mean, std = (0.5, 0.5, 0.5), (0.5, 0.25, 0.125)
+    image = photo.resize((90, 60))
+    ours = preprocess_images(image, image_mean=mean, image_std=std)
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+
+    theirs = Qwen2VLImageProcessor(image_mean=list(mean), image_std=list(std))(
+        images=image, return_tensors="pt"
+    )
+    torch.testing.assert_close(ours["pixel_values"], theirs["pixel_values"], atol=1e-6, rtol=0)
+    assert not torch.allclose(ours["pixel_values"], preprocess_images(image)["pixel_values"])
+    # the same constants undo it
+    (frames,) = unpatchify(ours["pixel_values"], ours["image_grid_thw"])
+    expected = (denormalize(frames[0], mean, std) * 255).round()
+    assert torch.equal(
+        expected,
+        (
+            denormalize(unpatchify(preprocess_images(image)["pixel_values"], ours["image_grid_thw"])[0][0])
+            * 255
+        ).round(),
+    )
+    video = preprocess_video([image, image], fps=2.0, sample_fps=None, min_pixels=3136, max_pixels=MAX_PIXELS,
+                             image_mean=mean, image_std=std)  # fmt: skip
+    assert torch.equal(video["pixel_values_videos"], ours["pixel_values"])

@@ -102,3 +102,42 @@ def test_preprocess_video_budget_never_raises_max_pixels():
     )
     assert video["video_grid_thw"].tolist() == [[4, 8, 8]]
     assert VIDEO_MAX_PIXELS == 602_112
+
+
+# ---------------------------------------------------------------- qwen-vl-utils' per-item budget and frame choice
+
+
+def test_frame_max_pixels_follows_fetch_video():
+    from qwen_lite.video import frame_max_pixels
+
+    # no whole-video budget: the cap, or the floor 1.05 * min_pixels if that is higher
+    assert frame_max_pixels(8, min_pixels=VIDEO_MIN_PIXELS) == VIDEO_MAX_PIXELS
+    assert frame_max_pixels(8, min_pixels=600_000) == 630_000
+    # an item's max_pixels lowers the budget, never raises it
+    assert frame_max_pixels(8, min_pixels=VIDEO_MIN_PIXELS, max_pixels=151_200) == 151_200
+    assert frame_max_pixels(8, min_pixels=VIDEO_MIN_PIXELS, max_pixels=10**7) == VIDEO_MAX_PIXELS
+    # total_pixels: an even share per frame (qwen-vl-utils' default total: 90,316,800)
+    assert frame_max_pixels(8, min_pixels=VIDEO_MIN_PIXELS, total_pixels=800_000) == 200_000
+    assert frame_max_pixels(768, min_pixels=VIDEO_MIN_PIXELS, total_pixels=VIDEO_TOTAL_PIXELS) == 235_200
+
+
+def test_select_frames_rules():
+    from qwen_lite.video import frame_range, select_frames
+
+    assert select_frames(10, 2.0) == (list(range(10)), 2.0)
+    assert select_frames(10, 2.0, nframes=4) == ([0, 3, 6, 9], 0.8)
+    assert select_frames(10, 2.0, nframes=3)[0] == [0, 3, 6, 9]  # round(1.5) = 2 -> 4 frames
+    assert select_frames(10, 2.0, nframes=5)[0] == [0, 3, 6, 9]  # round(2.5) = 2 (half to even) -> 4 frames
+    assert len(select_frames(10, 2.0, nframes=7)[0]) == 8  # round(3.5) = 4 -> 8 frames
+    assert frame_range(10, 2.0, 1.0, 3.0) == (2, 6)  # ceil(1.0 * 2), floor(3.0 * 2)
+    assert frame_range(10, 2.0, 0.6, None) == (2, 9)  # ceil(1.2) = 2
+    assert frame_range(10, 2.0, None, 99.0) == (0, 9)  # clamped to the clip
+    assert select_frames(10, 2.0, video_start=1.0, video_end=3.0) == ([2, 3, 4, 5, 6], 2.0)
+    # sampling at 1 fps over the cut 2..9 (8 frames, 4 s) -> 4 frames of linspace(2, 9, 4)
+    assert select_frames(10, 2.0, video_start=1.0, sample_fps=1.0) == ([2, 4, 7, 9], 1.0)
+
+
+def test_odd_frame_counts_use_the_padded_count_for_the_budget():
+    # 5 frames are padded to 6 before qwen-vl-utils computes the share: 600,000 / 6 * 2 = 200,000 per frame
+    video = preprocess_video(clip(5, 560), fps=2.0, sample_fps=None, min_pixels=3136, total_pixels=600_000)
+    assert video["video_grid_thw"].tolist() == [[3, 30, 30]]  # 560 x 560 -> sqrt(200,000) -> 420 x 420
