@@ -242,3 +242,101 @@ def test_other_bad_arguments(processor):
         processor(text=[1, 2])
     with pytest.raises(ValueError, match="videos: expected a non-empty list"):
         processor(text=VID, videos=[])
+
+
+@pytest.mark.parametrize(
+    "text, error, message",
+    [
+        (b"bytes", TypeError, r"text: expected a str or a non-empty list of str, got bytes b'bytes'"),
+        (7, TypeError, r"text: expected a str or a non-empty list of str, got int 7"),
+        ([], ValueError, r"text: expected a str or a non-empty list of str, got an empty list"),
+        (
+            ["ok", None],
+            TypeError,
+            r"text: expected a str or a non-empty list of str; text\[1\] is NoneType None",
+        ),
+        (("ok", b"x"), TypeError, r"text\[1\] is bytes"),
+    ],
+)
+def test_text_of_the_wrong_type(processor, text, error, message):
+    with pytest.raises(error, match=message):
+        processor(text=text)
+
+
+BAD_BUDGETS = [
+    (0, ValueError, "expected a positive number, got 0"),
+    (-5, ValueError, "expected a positive number, got -5"),
+    (float("nan"), ValueError, "expected a positive number, got nan"),
+    (float("inf"), ValueError, "expected a positive number, got inf"),
+    (True, TypeError, "expected a positive number, got bool True"),
+    ("3136", TypeError, "expected a positive number, got str '3136'"),
+]
+
+
+@pytest.mark.parametrize(
+    "value, error, message",
+    BAD_BUDGETS + [(None, TypeError, "expected a positive number, got NoneType None")],
+)
+@pytest.mark.parametrize("name", ["min_pixels", "max_pixels", "video_min_pixels", "video_max_pixels"])
+def test_constructor_budgets_are_checked(name, value, error, message):
+    with pytest.raises(error, match=f"^{name}: {message}"):
+        Qwen25VLProcessor(**{name: value})
+
+
+def test_constructor_min_above_max_and_other_arguments():
+    with pytest.raises(
+        ValueError, match=r"min_pixels, max_pixels: the minimum \(5000\) must not exceed the maximum \(4000\)"
+    ):
+        Qwen25VLProcessor(min_pixels=5000, max_pixels=4000)
+    with pytest.raises(ValueError, match=r"video_min_pixels, video_max_pixels: the minimum"):
+        Qwen25VLProcessor(video_min_pixels=10**6)
+    with pytest.raises(ValueError, match="video_total_pixels: expected a positive number, got 0"):
+        Qwen25VLProcessor(video_total_pixels=0)
+    with pytest.raises(TypeError, match="patch_size: expected a positive int, got float 14.0"):
+        Qwen25VLProcessor(patch_size=14.0)
+    with pytest.raises(ValueError, match="merge_size: expected a positive int, got 0"):
+        Qwen25VLProcessor(merge_size=0)
+    with pytest.raises(ValueError, match="image_mean: expected 3 numbers"):
+        Qwen25VLProcessor(image_mean=(0.5, 0.5))
+    with pytest.raises(TypeError, match=r"tokenizer: expected a Qwen2Tokenizer \(or None\), got str"):
+        Qwen25VLProcessor("qwen")
+
+
+@pytest.mark.parametrize("value, error, message", BAD_BUDGETS)
+@pytest.mark.parametrize("name", ["min_pixels", "max_pixels"])
+def test_call_budgets_are_checked(processor, name, value, error, message):
+    with pytest.raises(error, match=f"^{name}: {message}"):
+        processor(text=IMG, images=[random_image(28, 28)], **{name: value})
+
+
+def test_call_budget_applies_to_images_and_videos(processor, reference):
+    # transformers routes a processor call's min_pixels/max_pixels to the image and the video processor
+    image, video = random_image(200, 300, 11), random_video(2, 200, 300, 12)
+    budget = dict(min_pixels=56 * 56, max_pixels=56 * 56)
+    ours = processor(text=prompt(IMG, VID), images=[image], videos=[video], **budget)
+    # 200 x 300 in at most 3,136 px: beta = sqrt(60,000 / 3,136) = 4.37 -> 28 x 56 -> patches 2 x 4
+    assert ours["image_grid_thw"].tolist() == [[1, 2, 4]] and ours["video_grid_thw"].tolist() == [[1, 2, 4]]
+    theirs = reference(text=prompt(IMG), images=[image], padding=True, return_tensors="pt", **budget)
+    assert theirs["image_grid_thw"].tolist() == [[1, 2, 4]]
+    torch.testing.assert_close(ours["pixel_values"], theirs["pixel_values"], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match=r"min_pixels, max_pixels: the minimum \(5000\) must not exceed"):
+        processor(text=IMG, images=[image], min_pixels=5000, max_pixels=4000)
+    with pytest.raises(ValueError, match=r"video_min_pixels, max_pixels: the minimum \(100352\)"):
+        processor(text=VID, videos=[video], max_pixels=56 * 56 - 1)  # below the video floor
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"fps": 0}, ValueError, "fps: frame rate must be a positive number, got 0"),
+        ({"fps": float("nan")}, ValueError, "fps: frame rate must be a positive number, got nan"),
+        ({"fps": [2.0, -1.0]}, ValueError, r"fps\[1\]: frame rate must be a positive number, got -1.0"),
+        ({"fps": True}, ValueError, "fps: frame rate must be a positive number, got True"),
+        ({"sample_fps": 0}, ValueError, "sample_fps: frame rate must be a positive number, got 0"),
+        ({"padding": "max_length"}, ValueError, "padding: expected True, False or 'longest'"),
+    ],
+)
+def test_call_rates_and_flags_are_checked(processor, kwargs, error, message):
+    videos = [random_video(2, 28, 28), random_video(2, 28, 28)]
+    with pytest.raises(error, match=message):
+        processor(text=VID + VID, videos=videos, **kwargs)
