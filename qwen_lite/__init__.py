@@ -9,7 +9,7 @@ never imported by model code).
 
 from qwen_lite.config import PRESETS, Qwen25VLConfig, TextConfig, VisionConfig
 from qwen_lite.model import Qwen25VLForConditionalGeneration
-from qwen_lite.processor import Qwen25VLProcessor
+from qwen_lite.processor import PreprocessorConfigError, Qwen25VLProcessor
 from qwen_lite.seed_api import Qwen25VLModel, preprocess_image
 from qwen_lite.shapes import ShapeError, check_shape
 from qwen_lite.tokenizer import apply_chat_template, get_tokenizer
@@ -18,6 +18,7 @@ from qwen_lite.weights import CheckpointError, from_pretrained, save_pretrained
 
 __all__ = [
     "PRESETS",
+    "PreprocessorConfigError",
     "CheckpointError",
     "Qwen25VLConfig",
     "Qwen25VLForConditionalGeneration",
