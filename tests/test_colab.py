@@ -195,10 +195,11 @@ def test_colab_cells(page):
 
 
 def test_the_readme_lists_every_chapter_with_its_colab_badge():
-    table = make_colab.readme_table(ROOT)
-    assert table in (ROOT / "README.md").read_text(), (
+    readme = (ROOT / "README.md").read_text()
+    assert make_colab.readme_table(ROOT) in readme, (
         "README.md's chapter table is stale: paste `.venv/bin/python scripts/make_colab.py --readme`"
     )
+    assert f'%pip install -q "{BOOK.install_requirement()}"' in readme, "README's Colab install line"
 
 
 # --------------------------------------------------------------------------- the built site
