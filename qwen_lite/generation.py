@@ -84,7 +84,9 @@ class GenerationConfig:
     penalty); :func:`qwen_lite.weights.from_pretrained` reads the folder's ``generation_config.json``
     with :meth:`from_dict`. Every field is checked on construction: a wrong type raises
     :class:`GenerationArgumentTypeError`, an out-of-range value :class:`GenerationArgumentError`
-    (``TypeError`` / ``ValueError`` subclasses whose message starts with the field's name). None for
+    (``TypeError`` / ``ValueError`` subclasses whose message starts with the field's name). The ranges of
+    the sampling settings (``temperature``, ``top_k``, ``top_p``) are checked by :func:`generate` when it
+    samples, as transformers checks them only when it builds its warpers. None for
     ``temperature``, ``top_k``, ``top_p`` or ``repetition_penalty`` (a ``null`` in a file) means "no such
     processor", as in transformers 4.57, and is stored as the value that says so (1.0, 0, 1.0, 1.0): a file
     written back then reads the same in transformers 5.x, where a missing value takes the default instead.
@@ -233,8 +235,10 @@ def _flag(name: str):
     return check
 
 
-def _real(name: str, low: float, low_inclusive: bool, high: float | None = None, meaning: str = ""):
-    """A float in [low, high] (or (low, high]); ints are exact floats; None -> 1.0 (the processor is off)."""
+def _real(name: str, low: float, low_inclusive: bool, high: float | None = None, meaning: str = "",
+          ranged: bool = True):  # fmt: skip
+    """A float in [low, high] (or (low, high]); ints are exact floats; None -> 1.0 (the processor is off).
+    ``ranged=False``: the type only (a sampling setting is range-checked only when sampling)."""
 
     def check(value):
         if value is None:
@@ -242,6 +246,8 @@ def _real(name: str, low: float, low_inclusive: bool, high: float | None = None,
         if not _is_real(value):
             raise GenerationArgumentTypeError(name, f"{name} must be a float, got {_describe(value)}")
         value = float(value)
+        if not ranged:
+            return value
         too_low = value < low if low_inclusive else value <= low
         if math.isnan(value) or too_low or (high is not None and value > high):
             bound = f"{'>=' if low_inclusive else '>'} {low:g}" + (
@@ -253,12 +259,12 @@ def _real(name: str, low: float, low_inclusive: bool, high: float | None = None,
     return check
 
 
-def _top_k(value):
+def _top_k(value, ranged: bool = True):
     if value is None:  # transformers 4.57: no TopKLogitsWarper, the same as 0
         return 0
     if not _is_int(value):
         raise GenerationArgumentTypeError("top_k", f"top_k must be an int (0 = off), got {_describe(value)}")
-    if value < 0:
+    if ranged and value < 0:
         raise GenerationArgumentError(
             "top_k", f"top_k must be a strictly positive integer, or 0 to turn it off; got {value}"
         )
@@ -277,14 +283,23 @@ def _max_new_tokens(value):
     return int(value)
 
 
+# The sampling settings, range-checked when they are used (do_sample=True), as transformers checks them only
+# when it builds its warpers: with greedy decoding it accepts (and ignores) temperature=-1 or top_k=-1.
+SAMPLING_CHECKS = {
+    "temperature": _real(
+        "temperature", 0.0, False, meaning=" when sampling (for greedy decoding: do_sample=False)"
+    ),
+    "top_k": _top_k,
+    "top_p": _real("top_p", 0.0, True, 1.0, meaning=" (a probability mass)"),
+}
 _CHECKS = {
     "eos_token_id": _end_ids,
     "pad_token_id": _token_id("pad_token_id"),
     "bos_token_id": _token_id("bos_token_id"),
     "do_sample": _flag("do_sample"),
-    "temperature": _real("temperature", 0.0, True, meaning=" (0 only for greedy decoding)"),
-    "top_k": _top_k,
-    "top_p": _real("top_p", 0.0, True, 1.0, meaning=" (a probability mass)"),
+    "temperature": _real("temperature", 0.0, False, ranged=False),
+    "top_k": lambda value: _top_k(value, ranged=False),
+    "top_p": _real("top_p", 0.0, True, 1.0, ranged=False),
     "repetition_penalty": _real("repetition_penalty", 0.0, False, meaning=" (1.0 = no penalty)"),
     "max_new_tokens": _max_new_tokens,
 }
@@ -369,12 +384,19 @@ def resolve_config(model, generation_config: GenerationConfig | None, **argument
             f"generation_config: expected a qwen_lite GenerationConfig, got {type(generation_config).__name__}"
         )
     explicit = {k: v for k, v in arguments.items() if v is not None}
+
+    def named(error):  # the error, saying where the value came from when no argument passed it
+        if error.argument in explicit:
+            return error
+        return type(error)(error.argument, f"{error} (the value comes from {origin})")
+
     try:
         config = dataclasses.replace(generation_config, **explicit)
+        if config.do_sample:
+            for name, check in SAMPLING_CHECKS.items():
+                check(getattr(config, name))
     except (GenerationArgumentError, GenerationArgumentTypeError) as error:
-        if error.argument in explicit:
-            raise
-        raise type(error)(error.argument, f"{error} (the value comes from {origin})") from None
+        raise named(error) from None
     ignored = [k for k in ("temperature", "top_k", "top_p") if k in explicit]
     if ignored and not config.do_sample:
         warnings.warn(
@@ -382,12 +404,6 @@ def resolve_config(model, generation_config: GenerationConfig | None, **argument
             f"{'it is' if len(ignored) == 1 else 'they are'} not used",
             UserWarning,
             stacklevel=4,
-        )
-    if config.do_sample and config.temperature == 0.0:
-        raise GenerationArgumentError(
-            "temperature",
-            "temperature=0.0 cannot be used for sampling (it would divide the logits by 0); "
-            "for greedy decoding set do_sample=False",
         )
     vocab = model.config.text.vocab_size
     ids = {"eos_token_id": end_ids(config.eos_token_id), "pad_token_id": [config.pad_token_id]}
@@ -454,13 +470,15 @@ def generate(
     float32 logits (before the processors).
 
     Errors, as transformers gives them where it refuses a value (``ValueError`` / ``TypeError`` naming the
-    argument): ``max_new_tokens <= 0``, ``top_k < 0``, ``top_p`` outside [0, 1], ``temperature`` < 0 or
-    NaN (0 only with greedy), ``repetition_penalty <= 0``; also end/pad ids outside the vocabulary, a
-    non-integer ``input_ids``, a mask of another shape or with values other than 0/1, and transformers
-    options qwen_lite does not run (``num_beams=2``...: ``TypeError``). Edge values transformers accepts
-    are accepted with its result: ``top_p=1.0`` and ``top_k=0`` turn the filter off, ``temperature`` is
-    unused when greedy, a ``max_new_tokens`` beyond ``max_position_embeddings`` only warns. Stricter than
-    transformers (which skips its own top-p check when it does not build the filter): ``top_p > 1`` or NaN.
+    argument): ``max_new_tokens <= 0``, ``repetition_penalty <= 0`` or NaN, and when sampling ``top_k < 0``,
+    ``top_p < 0``, ``temperature <= 0`` or NaN; also end/pad ids outside the vocabulary, a non-integer
+    ``input_ids``, a mask of another shape or with values other than 0/1, and transformers options
+    qwen_lite does not run (``num_beams=2``...: ``TypeError``). Values transformers accepts are accepted
+    with its result: ``top_p=1.0`` and ``top_k=0`` turn the filter off, the sampling settings are unused
+    (whatever their value, with a warning) when greedy, a ``max_new_tokens`` beyond
+    ``max_position_embeddings`` only warns. Stricter than transformers (which skips its own top-p check
+    when it does not build the filter): ``top_p > 1`` or NaN when sampling, and a wrong *type* in any mode
+    (``top_k="5"``: a ``TypeError`` naming it; transformers ignores it when greedy, crashes inside when sampling).
     """
     check_unsupported(transformers_only)
     config = resolve_config(
@@ -470,6 +488,8 @@ def generate(
     )  # fmt: skip
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
+    if not isinstance(use_cache, (bool, np.bool_)):
+        raise TypeError(f"use_cache: expected True or False, got {_describe(use_cache)}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback: expected a callable or None, got {type(callback).__name__}")
     batch, length = check_shape(input_ids, "b l", "input_ids").values()

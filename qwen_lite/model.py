@@ -95,11 +95,27 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         ``second_per_grid_ts`` with one entry per video missing or negative, placeholders that do not
         match the grids (:func:`check_placeholders`).
         """
+        if past_key_values is not None and not isinstance(past_key_values, KVCache):
+            raise TypeError(
+                f"past_key_values: expected a qwen_lite KVCache or None, got {type(past_key_values).__name__}"
+            )
+        for name, flag in (("use_cache", use_cache), ("output_hidden_states", output_hidden_states)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name}: expected True or False, got {flag!r}")
         past = past_key_values.get_seq_length() if past_key_values is not None else 0
         self.check_inputs(
             input_ids, attention_mask, past, pixel_values, image_grid_thw, pixel_values_videos, video_grid_thw,
             second_per_grid_ts, logits_to_keep,
         )  # fmt: skip
+        batch, length = input_ids.shape
+        if position_ids is not None:
+            check_positions(position_ids, batch, length)
+        if rope_deltas is not None:
+            check_shape(rope_deltas, "b one", "rope_deltas", b=batch, one=1)
+            if rope_deltas.is_floating_point() or rope_deltas.is_complex() or rope_deltas.dtype == torch.bool:
+                raise TypeError(
+                    f"rope_deltas: expected an integer tensor (the prefill's), got {rope_deltas.dtype}"
+                )
         embeds = self.model.embed_tokens(input_ids)
         record("embed_tokens", input_ids, embeds)
         if pixel_values is not None:
@@ -256,6 +272,20 @@ def check_attention_mask(attention_mask, batch: int, total: int) -> None:
         if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
             odd = attention_mask[(attention_mask != 0) & (attention_mask != 1)].flatten()[0].item()
             raise ValueError(f"attention_mask: expected only 0 (padding) and 1 (token), found {odd}")
+
+
+def check_positions(position_ids, batch: int, length: int) -> None:
+    """Explicit ``position_ids``: an integer tensor (3 b l), or (b l) for text (the same on all three axes)."""
+    if not isinstance(position_ids, torch.Tensor):
+        raise TypeError(
+            f"position_ids: expected a torch.Tensor (3 b l) or (b l), got {type(position_ids).__name__}"
+        )
+    if position_ids.dim() == 2:
+        check_shape(position_ids, "b l", "position_ids", b=batch, l=length)
+    else:
+        check_shape(position_ids, "three b l", "position_ids", three=3, b=batch, l=length)
+    if position_ids.is_floating_point() or position_ids.is_complex() or position_ids.dtype == torch.bool:
+        raise TypeError(f"position_ids: expected an integer tensor, got {position_ids.dtype}")
 
 
 def check_grid(grid_thw, name: str) -> None:

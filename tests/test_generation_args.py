@@ -191,8 +191,12 @@ EDGE_VALUES = [
     dict(do_sample=True, top_k=1, top_p=1.0),  # 1.0: top-p off
     dict(do_sample=True, top_k=1, temperature=1),  # int 1: no temperature warper
     dict(do_sample=True, top_k=1, temperature=float("inf")),
-    dict(do_sample=False, temperature=0.0),  # sampling settings are unused when greedy
+    dict(do_sample=False, temperature=0.0),  # sampling settings are unused when greedy, whatever their value
     dict(do_sample=False, temperature=1.0),
+    dict(do_sample=False, temperature=-1.0),
+    dict(do_sample=False, temperature=float("nan")),
+    dict(do_sample=False, top_k=-1, top_p=-0.5),
+    dict(do_sample=False, top_p=1.5),
     dict(do_sample=False, top_k=0, top_p=1.0),
     dict(repetition_penalty=1.0),
     dict(repetition_penalty=1),
@@ -275,10 +279,13 @@ def test_attention_mask_dtypes_and_inferred_mask_like_transformers(models):
 def test_generation_config_fields_are_checked_on_construction():
     assert GenerationConfig(temperature=2, top_p=1).temperature == 2.0  # exact conversions only
     assert GenerationConfig(eos_token_id=torch.tensor([5, 6])).eos_token_id == [5, 6]
+    # Sampling settings: the type now, the range when sampling (a greedy config may hold top_k=-1).
+    assert GenerationConfig(top_k=-2, top_p=math.inf, temperature=-1).top_k == -2
     for kwargs, error, message in [
-        (dict(top_k=-2), ValueError, "top_k"),
-        (dict(top_p=math.inf), ValueError, "top_p"),
+        (dict(top_k=2.0), TypeError, "top_k must be an int"),
+        (dict(top_p="0.9"), TypeError, "top_p must be a float"),
         (dict(temperature="0.7"), TypeError, "temperature must be a float, got '0.7'"),
+        (dict(repetition_penalty=0.0), ValueError, "repetition_penalty must be a float > 0"),
         (dict(repetition_penalty=True), TypeError, "repetition_penalty"),
         (dict(eos_token_id=(1, -2)), ValueError, r"eos_token_id\[1\] must be >= 0"),
         (dict(bos_token_id=1.0), TypeError, "bos_token_id must be an int"),
