@@ -30,11 +30,12 @@ def _missing_transformers(excinfo) -> bool:
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector):
     report = yield
-    if report.failed and isinstance(collector, pytest.Module):
+    # A module, or a directory whose conftest.py imports it.
+    if report.failed and isinstance(collector, (pytest.Module, pytest.Package, pytest.Dir)):
         text = str(report.longrepr)
         if "No module named 'transformers'" in text and str(PACKAGE) not in text:
             report.outcome = "skipped"
-            report.longrepr = (str(collector.path), 0, "Skipped: " + REASON + " at module level")
+            report.longrepr = (str(collector.path), 0, "Skipped: " + REASON + " at import")
     return report
 
 
