@@ -528,7 +528,7 @@ def generate(
     for step in range(new_tokens):
         logits = out.logits[:, -1].float()
         scores = process_logits(tokens, logits, config)
-        new = choose(scores, config.do_sample, generator, step)
+        new = choose(scores, config.do_sample, generator, step, config)
         if len(eos):
             new = torch.where(unfinished, new, pad)
         tokens = torch.cat([tokens, new[:, None]], dim=1)
@@ -585,12 +585,13 @@ def repetition_penalty(input_ids: torch.Tensor, logits: torch.Tensor, penalty: f
     return logits.scatter(1, input_ids, seen)
 
 
-def choose(scores: torch.Tensor, do_sample: bool, generator: torch.Generator | None = None, step: int = 0):
+def choose(scores: torch.Tensor, do_sample: bool, generator: torch.Generator | None = None, step: int = 0,
+           config: GenerationConfig | None = None):  # fmt: skip
     """(b vocab) processed scores -> (b) ids: argmax, or one draw from ``softmax(scores)``.
 
     Raises ``ValueError`` (not torch.multinomial's RuntimeError) if a row's distribution is not a
-    distribution -- NaN or infinite logits, e.g. a temperature so small that ``logits / temperature``
-    overflows.
+    distribution -- NaN or infinite logits, e.g. a temperature (or repetition penalty) so small that
+    ``logits / temperature`` overflows; the message names the settings of ``config`` that can do that.
     """
     if not do_sample:
         return scores.argmax(dim=-1)
@@ -598,9 +599,15 @@ def choose(scores: torch.Tensor, do_sample: bool, generator: torch.Generator | N
     broken = ~torch.isfinite(probs).all(dim=-1) | ~(probs.sum(dim=-1) > 0)
     if bool(broken.any()):
         rows = broken.nonzero().flatten().tolist()
+        settings = ["temperature", "repetition_penalty"]
+        if config is not None:
+            settings = [
+                f"{name}={getattr(config, name)}" for name in settings if getattr(config, name) != 1.0
+            ]
         raise ValueError(
             f"sampling step {step}: the token distribution of row(s) {rows} is not finite (NaN or infinite "
-            "logits); check temperature (too small a temperature overflows logits / temperature) and the inputs"
+            f"logits); check {' and '.join(settings or ['the inputs'])} (dividing the logits by a value near 0 "
+            "overflows them)"
         )
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
 
