@@ -50,9 +50,13 @@ wheel() {
     "$PYTHON" -m pip wheel -q --no-deps . -w "$WORK/dist" 2>&1 | pip_quiet
     [ $had_build = 1 ] || rm -rf build
     WHEEL=$(ls "$WORK"/dist/qwen_lite-*.whl)
-    if unzip -l "$WHEEL" | grep -E " (tests|book|colab|benchmarks|scripts)/" >/dev/null; then
-      echo "the wheel carries repository folders besides qwen_lite/:" >&2; unzip -l "$WHEEL" >&2; exit 1
-    fi
+    "$PYTHON" - "$WHEEL" <<'EOF'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+assert top == {"qwen_lite"}, f"the wheel should carry qwen_lite/ only, not {sorted(top - {'qwen_lite'})}"
+assert "qwen_lite/viz/__init__.py" in names, "the wheel lacks qwen_lite.viz"
+EOF
   fi
 }
 
