@@ -93,25 +93,15 @@ def describe(args: argparse.Namespace) -> int:
 
 
 def load_folder(folder: Path, dtype: torch.dtype):
-    """(model, processor) from one checkpoint folder: weights + generation config, and preprocessing.
+    """(model, processor) from one checkpoint folder: weights + ``generation_config.json``, and preprocessing.
 
-    The processor comes from the folder's ``preprocessor_config.json`` (``Qwen25VLProcessor.from_pretrained``);
-    a folder without one (e.g. written by :func:`qwen_lite.weights.save_pretrained`) gets the default
-    processor, whose values are the released ones, and a note on stderr.
+    The processor is ``Qwen25VLProcessor.from_pretrained(folder)``: the folder's ``preprocessor_config.json``
+    (and ``video_preprocessor_config.json``), or the released defaults with a warning naming the missing file.
     """
     from qwen_lite.processor import Qwen25VLProcessor
     from qwen_lite.weights import from_pretrained
 
-    model = from_pretrained(folder, dtype=dtype)
-    if (Path(folder) / "preprocessor_config.json").is_file():
-        processor = Qwen25VLProcessor.from_pretrained(folder)
-    else:
-        print(
-            f"{folder}: no preprocessor_config.json, using the default (released) preprocessing",
-            file=sys.stderr,
-        )
-        processor = Qwen25VLProcessor()
-    return model, processor
+    return from_pretrained(folder, dtype=dtype), Qwen25VLProcessor.from_pretrained(folder)
 
 
 def answer(args: argparse.Namespace, messages: list) -> int:

@@ -65,3 +65,112 @@ def test_accounting_command(capsys):
     out = capsys.readouterr().out
     assert "1024 patches" in out and "3754.6" in out
     assert main(["accounting", "--preset", "9B"]) == 2
+
+
+# --- the folder is honoured whole -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def penalised_folder(tmp_path_factory):
+    """Handed case pipeline_fidelity/06: a tiny checkpoint whose lm_head makes "\\n" (a prompt token) beat
+    the greedy first token B by 1%, with the released generation_config.json (repetition_penalty 1.05,
+    do_sample, top_k 1...). transformers answers B; a CLI that ignores the file loops on "\\n"."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from qwen_lite.processor import Qwen25VLProcessor
+
+    tmp = tmp_path_factory.mktemp("cli_rp")
+    folder, image_path = tmp / "ckpt_rp", tmp / "rp56.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (56, 56, 3), dtype=np.uint8)).save(image_path)
+    torch.manual_seed(3)
+    model = Qwen25VLForConditionalGeneration(C.tiny()).eval()
+    content = [
+        {"type": "image", "image": Image.open(image_path)},
+        {"type": "text", "text": "Describe this image."},
+    ]
+    inputs = Qwen25VLProcessor()(messages=[{"role": "user", "content": content}])
+    with torch.no_grad():
+        logits = model(**inputs).logits[0, -1]
+        first = int(logits.argmax())
+        assert logits[first] > 0
+        model.lm_head.weight[198] = 1.01 * model.lm_head.weight[first]
+    save_pretrained(model, folder)
+    released = {"bos_token_id": 151643, "pad_token_id": 151643, "do_sample": True, "eos_token_id": [151645, 151643],
+                "repetition_penalty": 1.05, "temperature": 0.1, "top_p": 0.001, "top_k": 1}  # fmt: skip
+    (folder / "generation_config.json").write_text(json.dumps(released))
+    return folder, image_path, inputs, first
+
+
+def test_describe_honours_generation_config_json_like_transformers(penalised_folder):
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from qwen_lite.tokenizer import get_tokenizer
+
+    folder, image_path, inputs, first = penalised_folder
+    result = run_cli("describe", str(image_path), "--weights", str(folder), "--max-new-tokens", "5")
+    assert result.returncode == 0, result.stderr
+    answer = result.stdout.strip()
+    assert answer.startswith(get_tokenizer().decode([first]).strip()) and answer
+    theirs = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, attn_implementation="sdpa").eval()
+    ids = theirs.generate(**inputs, max_new_tokens=5)
+    want = get_tokenizer().decode(ids[0, inputs["input_ids"].shape[1] :].tolist(), skip_special_tokens=True)
+    assert answer == want.strip()  # the whole answer is transformers' answer on the same folder
+
+
+def test_describe_takes_max_new_tokens_from_the_folder(penalised_folder, tmp_path):
+    import json
+
+    folder, image_path, *_ = penalised_folder
+    for path in folder.iterdir():
+        if path.name != "generation_config.json":
+            (tmp_path / path.name).symlink_to(path)
+    config = json.loads((folder / "generation_config.json").read_text())
+    (tmp_path / "generation_config.json").write_text(
+        json.dumps({**config, "max_new_tokens": 3, "eos_token_id": []})
+    )
+    result = run_cli("describe", str(image_path), "--weights", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "generating: 3/3 tokens" in result.stderr and "generating: 4/" not in result.stderr
+
+
+def test_describe_takes_preprocessing_from_preprocessor_config_json(penalised_folder, photo, tmp_path):
+    from PIL import Image
+
+    from qwen_lite.processor import Qwen25VLProcessor
+
+    folder, *_ = penalised_folder
+    for path in folder.iterdir():
+        (tmp_path / path.name).symlink_to(path)
+    small = Qwen25VLProcessor(max_pixels=100_000)
+    small.save_pretrained(tmp_path)
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": Image.open(photo)}, {"type": "text", "text": "Hi"}],
+        }
+    ]
+    image_tokens = int(small(messages=messages)["image_grid_thw"].prod(-1).sum()) // 4
+    default_tokens = int(Qwen25VLProcessor()(messages=messages)["image_grid_thw"].prod(-1).sum()) // 4
+    assert image_tokens < default_tokens  # 100k pixels instead of the default budget
+    result = run_cli("describe", photo, "--weights", str(tmp_path), "--max-new-tokens", "1", "--prompt", "Hi")
+    assert result.returncode == 0, result.stderr
+    assert f"{image_tokens} of them image" in result.stderr
+
+
+def test_describe_reports_a_broken_generation_config(penalised_folder, photo, tmp_path, capsys):
+    folder, *_ = penalised_folder
+    for path in folder.iterdir():
+        if path.name != "generation_config.json":
+            (tmp_path / path.name).symlink_to(path)
+    (tmp_path / "generation_config.json").write_text('{"top_k": "one"}')
+    assert main(["describe", photo, "--weights", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "error: " in err and "generation_config.json: top_k must be an int" in err and "Traceback" not in err
+    )
+    with pytest.raises(SystemExit):
+        main(["describe", photo, "--weights", str(tmp_path), "--max-new-tokens", "0"])
+    assert "expected an int >= 1, got 0" in capsys.readouterr().err
