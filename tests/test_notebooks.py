@@ -51,7 +51,7 @@ def test_first_cell_installs_the_package_only_on_colab(path):
     url = CONFIG["repository"]["url"]
     branch = CONFIG["repository"]["branch"]
     assert 'if "google.colab" in sys.modules:' in first.source, f"{path.name}: first cell has no Colab guard"
-    assert f'%pip install -q "qwen-lite @ git+{url}@{branch}"' in first.source, (
+    assert f'%pip install -q "qwen-lite[viz] @ git+{url}@{branch}"' in first.source, (
         f"{path.name}: the Colab install line must install {url}@{branch} (the repository in _config.yml)"
     )
 
