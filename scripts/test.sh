@@ -32,3 +32,10 @@ OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} .venv/bin/python -m pytest -q -p no:cachep
 echo "== nbval: every chapter, strict, at 1 thread (written at 2)"
 OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q -p no:cacheprovider \
   --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg book
+
+# The parity tests again, against the newest transformers 5.x (.venv-tf5, built by scripts/setup.sh).
+bash scripts/test_reference.sh
+
+# Colab: every Colab notebook in a Colab-like kernel (ipywidgets 7.7.1, transformers 5.x); the package at
+# its declared minimum versions; the wheel in a torch-only venv.
+bash scripts/test_colab.sh
