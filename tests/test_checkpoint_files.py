@@ -148,6 +148,7 @@ def test_sharded_folder_with_a_stray_export_reads_only_the_shards(saved, tmp_pat
     assert_loaded_unchanged(model, saved["state"])
 
 
+@pytest.mark.reference
 def test_transformers_reads_the_same_files(saved, tmp_path):
     """The rule is transformers': it loads the same weights from the folder with the stray files."""
     from transformers import Qwen2_5_VLForConditionalGeneration

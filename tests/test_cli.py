@@ -108,6 +108,7 @@ def test_describe_honours_generation_config_json_like_transformers(penalised_fol
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     from qwen_lite.tokenizer import get_tokenizer
+    from tests.reference import reference_generate
 
     folder, image_path, inputs, first = penalised_folder
     result = run_cli("describe", str(image_path), "--weights", str(folder), "--max-new-tokens", "5")
@@ -115,7 +116,7 @@ def test_describe_honours_generation_config_json_like_transformers(penalised_fol
     answer = result.stdout.strip()
     assert answer.startswith(get_tokenizer().decode([first]).strip()) and answer
     theirs = Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, attn_implementation="sdpa").eval()
-    ids = theirs.generate(**inputs, max_new_tokens=5)
+    ids = reference_generate(theirs, **inputs, max_new_tokens=5)  # 5.x: with its mm_token_type_ids
     want = get_tokenizer().decode(ids[0, inputs["input_ids"].shape[1] :].tolist(), skip_special_tokens=True)
     assert answer == want.strip()  # the whole answer is transformers' answer on the same folder
 

@@ -1,9 +1,9 @@
 """config.json values are used or refused, never silently replaced (issue 19, item 5).
 
 transformers 4.57's ``Qwen2_5_VLConfig(**d)`` converts nothing: it stores ``4000.0``, ``"4000"``, ``"64"``, ``true``
-or a 2-entry ``mrope_section`` as given and fails later, deep inside, or computes with them. There is no
-conversion to copy, so qwen_lite refuses each with an error naming the key (and, through ``from_pretrained``,
-the file). Values of the right type are used exactly (a JSON int for a float field is the same number).
+or a 2-entry ``mrope_section`` as given and fails later, deep inside, or computes with them; 5.x refuses the
+wrong types outright. There is no conversion to copy, so qwen_lite refuses each with an error naming the key
+(and, through ``from_pretrained``, the file). Values of the right type are used exactly (a JSON int for a float field is the same number).
 """
 
 from __future__ import annotations
@@ -81,10 +81,19 @@ def test_checkpoint_error_names_file_and_key(tmp_path, changes, error, message):
     assert str(tmp_path / "config.json") in str(caught.value)
 
 
-def test_transformers_stores_these_values_unconverted():
-    """What "convert as transformers does" would mean: nothing. So refusing is the only honest choice."""
+@pytest.mark.reference
+def test_transformers_stores_these_values_unconverted_or_refuses_them():
+    """What "convert as transformers does" would mean: nothing. 4.57 stores the values as written; 5.x refuses
+    them (strict dataclass fields: an error naming the field). Neither converts, so qwen_lite refuses."""
     from transformers import Qwen2_5_VLConfig
 
+    from tests.reference import TF5
+
+    if TF5:
+        for changes in (dict(image_token_id=4000.0), dict(hidden_size="2048"), dict(vision__depth="32")):
+            with pytest.raises(Exception, match=list(changes)[0].removeprefix("vision__")):  # noqa: B017
+                Qwen2_5_VLConfig(**edited(**changes))
+        return
     hf = Qwen2_5_VLConfig(**edited(image_token_id=4000.0, hidden_size="2048", num_hidden_layers=True))
     assert hf.image_token_id == 4000.0 and isinstance(hf.image_token_id, float)
     assert hf.text_config.hidden_size == "2048" and hf.text_config.num_hidden_layers is True
