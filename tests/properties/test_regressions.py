@@ -16,9 +16,10 @@ import torch
 from PIL import Image
 
 from qwen_lite.processing import preprocess_images
+from qwen_lite.processor import Qwen25VLProcessor
 from qwen_lite.tokenizer import get_tokenizer
 from tests.model_inputs import CFG
-from tests.properties.malformed import odd_image, odd_tensor
+from tests.properties.malformed import IMG_TEXT, odd_image, odd_tensor
 from tests.properties.support import Block, ImageSpec, white_composite
 from tests.properties.test_error_properties import (
     chat_call,
@@ -116,6 +117,7 @@ ARRAY = np.zeros((2, 2))
         ("batch_decode", ":"),  # known: ValueError invalid literal for int()
         ("batch_decode", [None]),  # new: the error names ids, not sequences
         ("batch_decode", ARRAY),  # new: "ids[0]: expected an int token id, got float 0.0"
+        ("decode(skip_special_tokens)", torch.ones(1, 3)),  # new: RuntimeError "Boolean value of Tensor ..."
     ],
 )
 def test_tokenizer_error_names_the_argument(call, value):
@@ -152,12 +154,22 @@ def test_chat_template_error_names_the_argument(messages, flag, flag_value):
         ("patch_size", -0.5),  # known
         ("patch_size", 1e-313),  # known: OverflowError
         ("max_pixels", torch.ones(1, 3, dtype=torch.complex64)),  # known: NotImplementedError
-        ("patch_size", np.uint8(3)),  # new: numpy uint8 accepted, overflows: RuntimeError in a reshape
     ],
 )
 def test_processor_setting_error_names_the_argument(setting, value):
     """test_processor_settings_errors_name_the_argument."""
     processor_setting_call(setting, value, must_raise=True)
+
+
+def test_numpy_integer_setting_is_the_same_integer():
+    """test_processor_settings_errors_name_the_argument, new: ``patch_size=np.uint8(3)`` was taken as is and
+    overflowed in uint8 arithmetic (RuntimeError in a reshape); ``patch_size=3`` works."""
+    image = Image.new("RGB", (40, 30))
+    expected = Qwen25VLProcessor(patch_size=3)(text=IMG_TEXT, images=[image])
+    got = Qwen25VLProcessor(patch_size=np.uint8(3))(text=IMG_TEXT, images=[image])
+    assert set(got) == set(expected)
+    for key in expected:
+        assert torch.equal(got[key], expected[key]), key
 
 
 @pytest.mark.parametrize(
