@@ -138,7 +138,7 @@ def generate_ours(model, inputs, stamps=None):
         if stamps is not None:
             stamps.append(time.perf_counter())
 
-    return model.generate(**inputs, max_new_tokens=DECODE_STEPS + 1, eos_token_id=None, callback=callback)
+    return model.generate(**inputs, max_new_tokens=DECODE_STEPS + 1, eos_token_id=[], callback=callback)
 
 
 class _Stamps:

@@ -8,18 +8,21 @@ never imported by model code).
 """
 
 from qwen_lite.config import PRESETS, Qwen25VLConfig, TextConfig, VisionConfig
+from qwen_lite.files import CheckpointError
+from qwen_lite.generation import GenerationConfig
 from qwen_lite.model import Qwen25VLForConditionalGeneration
 from qwen_lite.processor import PreprocessorConfigError, Qwen25VLProcessor
 from qwen_lite.seed_api import Qwen25VLModel, preprocess_image
 from qwen_lite.shapes import ShapeError, check_shape
 from qwen_lite.tokenizer import apply_chat_template, get_tokenizer
 from qwen_lite.trace import trace_shapes
-from qwen_lite.weights import CheckpointError, from_pretrained, save_pretrained
+from qwen_lite.weights import from_pretrained, save_pretrained
 
 __all__ = [
     "PRESETS",
     "PreprocessorConfigError",
     "CheckpointError",
+    "GenerationConfig",
     "Qwen25VLConfig",
     "Qwen25VLForConditionalGeneration",
     "Qwen25VLModel",

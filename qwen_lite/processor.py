@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from qwen_lite.files import CheckpointError, read_json
 from qwen_lite.processing import (
     IMAGE_MEAN,
     IMAGE_STD,
@@ -63,7 +64,6 @@ from qwen_lite.video import (
     preprocess_video,
     select_frames,
 )
-from qwen_lite.weights import CheckpointError
 
 PREPROCESSOR_CONFIG = "preprocessor_config.json"
 VIDEO_PREPROCESSOR_CONFIG = "video_preprocessor_config.json"
@@ -836,7 +836,9 @@ def read_preprocessor_config(folder: str | os.PathLike) -> dict:
     kwargs: dict = {}
     image_budget: dict = {}
     if image_path.is_file():
-        image_budget, shared = _parse_config(_read_json(image_path), image_path, video=False)
+        image_budget, shared = _parse_config(
+            read_json(image_path, error=PreprocessorConfigError), image_path, video=False
+        )
         kwargs.update(shared)
         kwargs.update({k: v for k, v in image_budget.items() if k in ("min_pixels", "max_pixels")})
     else:
@@ -847,7 +849,9 @@ def read_preprocessor_config(folder: str | os.PathLike) -> dict:
             stacklevel=3,
         )
     if video_path.is_file():
-        video_budget, shared = _parse_config(_read_json(video_path), video_path, video=True)
+        video_budget, shared = _parse_config(
+            read_json(video_path, error=PreprocessorConfigError), video_path, video=True
+        )
         for key, value in shared.items():
             if key in kwargs and kwargs[key] != value:
                 raise PreprocessorConfigError(
@@ -890,17 +894,9 @@ _SKIPPED = {
 }
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PreprocessorConfigError(f"{path}: not valid JSON ({error})") from None
-
-
 def _parse_config(config, path: Path, video: bool) -> tuple[dict, dict]:
-    """One JSON object -> (budget: min_pixels/max_pixels/total_pixels, shared: patch layout and mean/std)."""
-    if not isinstance(config, dict):
-        raise PreprocessorConfigError(f"{path}: expected a JSON object, got {type(config).__name__}")
+    """One JSON object (from :func:`qwen_lite.files.read_json`) -> (budget: min_pixels/max_pixels/total_pixels,
+    shared: patch layout and mean/std)."""
 
     def positive(key: str, value, integer: bool = False):
         try:

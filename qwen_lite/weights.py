@@ -41,6 +41,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from qwen_lite.config import Qwen25VLConfig, from_hf_dict, to_hf_dict
+from qwen_lite.files import CheckpointError, read_json
 from qwen_lite.generation import GenerationConfig
 from qwen_lite.model import Qwen25VLForConditionalGeneration
 
@@ -49,10 +50,6 @@ SAFETENSORS_SINGLE = "model.safetensors"
 GENERATION_CONFIG = "generation_config.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 LM_HEAD, EMBED_TOKENS = "lm_head.weight", "model.embed_tokens.weight"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder cannot be loaded into the model its ``config.json`` describes."""
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -78,26 +75,6 @@ def from_pretrained(
     load_into(model, state, config, source=str(folder))
     model.generation_config = generation_config
     return model.eval()
-
-
-def read_json(path: Path, what: str = "a JSON object") -> dict:
-    """The JSON object in ``path``; :class:`CheckpointError` naming the file if it is not one."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise CheckpointError(
-            f"{path}: not a UTF-8 text file ({error.reason} at byte {error.start})"
-        ) from None
-    except json.JSONDecodeError as error:
-        raise CheckpointError(
-            f"{path}: invalid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
-        ) from None
-    if not isinstance(data, dict):
-        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-            type(data), "a number"
-        )
-        raise CheckpointError(f"{path}: expected {what}, got {kind} ({str(data)[:60]})")
-    return data
 
 
 def read_config(folder: Path) -> Qwen25VLConfig:

@@ -167,8 +167,8 @@ def test_missing_config_warns_and_uses_defaults(tmp_path):
 @pytest.mark.parametrize(
     "image, video, message",
     [
-        ("{not json", None, r"preprocessor_config.json: not valid JSON"),
-        ("[1, 2]", None, r"preprocessor_config.json: expected a JSON object, got list"),
+        ("{not json", None, r"preprocessor_config.json: invalid JSON"),
+        ("[1, 2]", None, r"preprocessor_config.json: expected a JSON object, got an array"),
         (
             {"min_pixels": "3136"},
             None,
@@ -203,7 +203,7 @@ def test_missing_config_warns_and_uses_defaults(tmp_path):
         ({"do_normalize": "yes"}, None, r"'do_normalize' is 'yes'"),
         ({"resample": 2}, None, r"'resample' is 2; qwen_lite resizes with PIL bicubic \(3\) only"),
         ({"rescale_factor": 1.0}, None, r"'rescale_factor' is 1.0; qwen_lite rescales by 1/255 only"),
-        (RELEASED, "{", r"video_preprocessor_config.json: not valid JSON"),
+        (RELEASED, "{", r"video_preprocessor_config.json: invalid JSON"),
         (RELEASED, {"do_sample_frames": True}, r"video_preprocessor_config.json: 'do_sample_frames' is True"),
         (
             RELEASED,
