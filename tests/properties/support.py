@@ -8,17 +8,23 @@ Each property states its CI example count with :func:`examples`; the long profil
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, note, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.control import currently_in_test_context
 from PIL import Image
 
 from qwen_lite.tokenizer import SPECIAL_TOKENS
 
 # --- profiles --------------------------------------------------------------------------------------
+
+# Hypothesis also caches Unicode tables and constants it finds in the code (not examples): outside the repository.
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "hypothesis-qwen-lite"))
 
 _COMMON = dict(
     deadline=None,  # shared CI machines: timing is no property of the code
