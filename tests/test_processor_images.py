@@ -63,27 +63,38 @@ def png_roundtrip(image: Image.Image, **save) -> Image.Image:
 
 
 def transparent_images() -> dict[str, Image.Image]:
-    """One 2x1 image per mode: pixel (0, 0) fully transparent (stored colour not white), (1, 0) opaque."""
+    """One 2x1 image per mode: pixel (0, 0) fully transparent (stored colour not white), (1, 0) opaque.
+
+    Built from explicit band data, so every Pillow the package supports (>= 10.1) builds the same images:
+    Pillow 10.1's ``RGBA.convert("PA")`` drops the alpha band and re-quantises to the web palette (13.0
+    keeps both), and it cannot save a 16-bit PNG with a transparency value (10.4 can; the file then loads
+    as ``I;16`` with ``info["transparency"]``, which is what the ``I;16`` entry holds).
+    """
     rgba = Image.fromarray(np.array([[[200, 10, 20, 0], [30, 60, 90, 255]]], np.uint8), "RGBA")
     palette = Image.fromarray(np.array([[0, 1]], np.uint8), "P")
-    palette.putpalette([200, 10, 20, 30, 60, 90] + [0] * 762)
+    palette.putpalette([200, 10, 20, 30, 60, 90, 70, 80, 90] + [0] * 759)
+    palette_alpha = palette.copy()
+    palette_alpha.putalpha(Image.fromarray(np.array([[0, 255]], np.uint8), "L"))  # P + alpha band: PA
     p_index = palette.copy()
     p_index.info["transparency"] = 0  # palette index 0 is transparent
-    p_table = png_roundtrip(palette, transparency=bytes([0, 255]))  # a per-index alpha table (tRNS)
+    # A per-index alpha table (tRNS) with a partial entry, so PNG keeps it as a table, not as one index.
+    p_table = png_roundtrip(palette, transparency=bytes([0, 255, 128]))
+    assert isinstance(p_table.info["transparency"], bytes)
     grey = Image.fromarray(np.array([[7, 99]], np.uint8))
     grey.info["transparency"] = 7
     rgb = Image.fromarray(np.array([[[1, 2, 3], [4, 5, 6]]], np.uint8))
     rgb.info["transparency"] = (1, 2, 3)
     i32 = Image.fromarray(np.array([[40, 80]], np.int32))
     i32.info["transparency"] = 40
-    i16 = png_roundtrip(Image.fromarray(np.array([[300, 80]], np.uint16)), transparency=300)
+    i16 = Image.frombytes("I;16", (2, 1), np.array([300, 80], "<u2").tobytes())
+    i16.info["transparency"] = 300
     bilevel = Image.new("1", (2, 1), 0)
     bilevel.putpixel((1, 0), 1)
     bilevel = png_roundtrip(bilevel, transparency=0)
     return {
         "RGBA": rgba,
         "LA": Image.fromarray(np.array([[[50, 0], [120, 255]]], np.uint8), "LA"),
-        "PA": rgba.convert("PA"),
+        "PA": palette_alpha,
         "RGBa": rgba.convert("RGBa"),
         "La": Image.new("La", (2, 1), (0, 0)),
         "P+tRNS index": p_index,
@@ -94,6 +105,14 @@ def transparent_images() -> dict[str, Image.Image]:
         "I;16+tRNS": i16,
         "1+tRNS": bilevel,
     }
+
+
+def test_fixture_modes_are_what_they_claim():
+    # The table above must hold the modes it names on every supported Pillow (see its docstring).
+    images = transparent_images()
+    for kind, image in images.items():
+        assert image.mode == kind.split("+")[0], kind
+    assert np.array(images["PA"].convert("RGBA")).tolist() == [[[200, 10, 20, 0], [30, 60, 90, 255]]]
 
 
 @pytest.mark.parametrize("kind", list(transparent_images()))
@@ -133,6 +152,7 @@ def test_opaque_images_are_unchanged_by_compositing():
     values = rng.integers(0, 256, (30, 40, 4), dtype=np.uint8)
     values[..., 3] = 255
     rgba = Image.fromarray(values, "RGBA")
+    # (Pillow 10.1's convert("PA") re-quantises the colours: still one PA image compared with itself.)
     for image in (rgba, rgba.convert("LA"), rgba.convert("PA"), rgba.convert("RGBa")):
         assert np.array_equal(np.array(to_rgb(image)), np.array(image.convert("RGB"))), image.mode
     # a transparency entry that no pixel uses changes nothing either
