@@ -212,7 +212,10 @@ class Qwen2Tokenizer:
         Raises ``TypeError`` for a non-integer id (naming its position), ``ValueError`` for a negative id
         or a 2-D input (use :meth:`batch_decode`).
         """
-        ids = _token_ids(ids, "ids")
+        _check_bool(skip_special_tokens, "skip_special_tokens")
+        return self._decode(_token_ids(ids, "ids"), skip_special_tokens)
+
+    def _decode(self, ids: list[int], skip_special_tokens: bool) -> str:
         kept = [i for i in ids if i < len(self)]  # embedding-padding rows are no tokens: "" as in HF
         if skip_special_tokens:
             kept = [i for i in kept if i not in self._skipped_ids]
@@ -226,7 +229,10 @@ class Qwen2Tokenizer:
             )
         if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__iter__"):
             raise TypeError(f"sequences: expected a list of id sequences, got {type(sequences).__name__}")
-        return [self.decode(ids, skip_special_tokens) for ids in sequences]
+        _check_bool(skip_special_tokens, "skip_special_tokens")
+        # Errors name the row: sequences[1][3], not ids[3].
+        return [self._decode(_token_ids(ids, f"sequences[{row}]"), skip_special_tokens)
+                for row, ids in enumerate(sequences)]  # fmt: skip
 
     def convert_tokens_to_ids(self, tokens: str | list[str]) -> int | list[int]:
         """HF token strings (added tokens, or byte-level strings such as ``"Ġhello"``) -> ids.

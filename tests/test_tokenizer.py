@@ -400,8 +400,18 @@ def test_batch_decode_refuses_bad_batches(tok):
         tok.batch_decode(torch.tensor([1, 2, 3]))
     with pytest.raises(TypeError, match="sequences: expected a list of id sequences, got int"):
         tok.batch_decode(5)
-    with pytest.raises(TypeError, match=r"ids\[0\]: expected an int token id, got str"):
+    with pytest.raises(TypeError, match=r"sequences\[0\]\[0\]: expected an int token id, got str"):
         tok.batch_decode([["a"]])
+    with pytest.raises(ValueError, match=r"sequences\[1\]\[1\]: token ids must be non-negative, got -1"):
+        tok.batch_decode([[1, 2], [3, -1]])
+    with pytest.raises(
+        TypeError, match=r"sequences\[0\]: expected a token id or a sequence of them, got NoneType"
+    ):
+        tok.batch_decode([None])
+    with pytest.raises(TypeError, match="skip_special_tokens: expected True or False"):
+        tok.batch_decode([[1]], skip_special_tokens=torch.ones(1, 3))
+    with pytest.raises(TypeError, match="skip_special_tokens: expected True or False"):
+        tok.decode([1], skip_special_tokens=torch.ones(1, 3))
 
 
 def test_partial_utf8_decodes_to_replacement_char(tok):
