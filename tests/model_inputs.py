@@ -8,7 +8,6 @@ import torch
 
 from qwen_lite.config import tiny
 from qwen_lite.model import Qwen25VLForConditionalGeneration
-from tests.reference import copy_weights_to_reference, hf_model, no_init_weights
 
 
 def compact(config):
@@ -28,7 +27,12 @@ IMG, VID = CFG.image_token_id, CFG.video_token_id
 
 
 def model_pair(config=CFG, seed: int = 0):
-    """(ours, reference) in eval mode with identical random weights (norm weights randomised too)."""
+    """(ours, reference) in eval mode with identical random weights (norm weights randomised too).
+
+    Needs transformers (imported here, not at module level: the inputs above serve tests without it too).
+    """
+    from tests.reference import copy_weights_to_reference, hf_model, no_init_weights
+
     torch.manual_seed(seed)
     ours = Qwen25VLForConditionalGeneration(config).eval()
     with torch.no_grad():

@@ -10,7 +10,8 @@ here, in one place, so a test reads the same under both:
 * 5.x ``forward`` / ``get_rope_index`` need ``mm_token_type_ids`` (0 text, 1 image pad, 2 video pad;
   the processor returns them with ``return_mm_token_type_ids=True``). Without them 5.x *silently*
   uses 1-D positions, so :func:`reference_inputs` always adds them under 5.x.
-* The 5.x vision tower returns an output object (``.pooler_output`` = merged tokens), 4.57 a tensor.
+* The 5.x vision tower returns an output object (``.pooler_output`` = merged tokens), 4.57 a tensor; a 5.x
+  text decoder layer returns its hidden states, a 4.57 one a tuple.
 * 5.x ``rope_deltas`` are relative to a row's unpadded length and its decode positions are
   ``cumsum(attention_mask) - 1 + delta``; 4.57's are relative to the padded length and its decode
   positions are ``cache position + delta``. :func:`reference_rope_index` returns both the raw deltas
@@ -22,25 +23,47 @@ here, in one place, so a test reads the same under both:
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
-import transformers
 
 from qwen_lite.config import Qwen25VLConfig, to_hf_dict
-from qwen_lite.weights import transformers_key as hf_key  # the one mapping, in the package
+from qwen_lite.weights import transformers_key as hf_key  # noqa: F401  (the one mapping, re-exported)
 
-TRANSFORMERS_VERSION = transformers.__version__
-#: "4.57" or "5.x": the key of this reference's column in book/data/version_differences.json.
-REFERENCE = "5.x" if int(TRANSFORMERS_VERSION.split(".")[0]) >= 5 else "4.57"
-TF5 = REFERENCE == "5.x"
+# transformers is imported on first use, not here: the test modules import this one at module level, and
+# the minimum-versions job (no transformers) must still collect and run their tests not marked reference.
+# TRANSFORMERS_VERSION, REFERENCE and TF5 are module attributes computed then (see __getattr__); inside
+# this module, use _tf5().
 
-__all__ = ["REFERENCE", "TF5", "TRANSFORMERS_VERSION", "hf_key"]  # hf_key is re-exported for the tests
+
+@functools.cache
+def _versions() -> dict:
+    import transformers
+
+    version = transformers.__version__
+    #: "4.57" or "5.x": the key of this reference's column in book/data/version_differences.json.
+    reference = "5.x" if int(version.split(".")[0]) >= 5 else "4.57"
+    return {"TRANSFORMERS_VERSION": version, "REFERENCE": reference, "TF5": reference == "5.x"}
+
+
+def __getattr__(name: str):
+    """``TRANSFORMERS_VERSION`` ("4.57.6"), ``REFERENCE`` ("4.57" or "5.x"), ``TF5`` (bool), imported lazily.
+
+    Without transformers this raises ``ModuleNotFoundError`` (named ``transformers``), as an import would.
+    """
+    if name in ("TRANSFORMERS_VERSION", "REFERENCE", "TF5"):
+        return _versions()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _tf5() -> bool:
+    return _versions()["TF5"]
 
 
 def no_init_weights():
     """Context manager that skips the reference's weight initialisation (every weight is overwritten)."""
-    if TF5:
+    if _tf5():
         from transformers.initialization import no_init_weights as skip
     else:
         from transformers.modeling_utils import no_init_weights as skip
@@ -91,7 +114,7 @@ def mm_token_type_ids(input_ids: torch.Tensor, image_token_id: int, video_token_
 
 def reference_inputs(reference, **inputs) -> dict:
     """``inputs`` for the reference's ``forward``/``generate``: under 5.x with ``mm_token_type_ids`` added."""
-    if TF5 and "mm_token_type_ids" not in inputs and inputs.get("input_ids") is not None:
+    if _tf5() and "mm_token_type_ids" not in inputs and inputs.get("input_ids") is not None:
         config = _config_of(reference)
         inputs["mm_token_type_ids"] = mm_token_type_ids(
             inputs["input_ids"], config.image_token_id, config.video_token_id
@@ -104,7 +127,7 @@ def reference_forward(reference, **inputs):
 
     Under 5.x the model caches ``rope_deltas`` on itself; it is cleared first so that no earlier call leaks in.
     """
-    if TF5:
+    if _tf5():
         getattr(reference, "model", reference).rope_deltas = None
     return reference(**reference_inputs(reference, **inputs))
 
@@ -115,7 +138,7 @@ def reference_next_positions(reference, output, input_ids: torch.Tensor, attenti
     4.57: padded length + ``output.rope_deltas``. 5.x: the output has no deltas; the model keeps them (relative
     to the unpadded length, None for text only: 1-D positions) and decodes at ``cumsum(mask)[-1] + delta``.
     """
-    if not TF5:
+    if not _tf5():
         return input_ids.shape[1] + output.rope_deltas[:, 0].long()
     mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
     deltas = getattr(reference, "model", reference).rope_deltas
@@ -160,7 +183,7 @@ def reference_rope_index(
     length = input_ids.shape[1]
     mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
     real = mask.long().sum(-1)
-    if not TF5:
+    if not _tf5():
         positions, deltas = model.get_rope_index(
             input_ids, image_grid_thw, video_grid_thw, second_per_grid_ts, attention_mask
         )
@@ -190,9 +213,15 @@ def reference_vision(tower, pixel_values: torch.Tensor, grid_thw: torch.Tensor) 
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
+def reference_decoder_layer(layer, hidden_states: torch.Tensor, **kwargs) -> torch.Tensor:
+    """A reference text decoder layer's output hidden states: 4.57 returns a tuple, 5.x the tensor."""
+    out = layer(hidden_states, **kwargs)
+    return out if isinstance(out, torch.Tensor) else out[0]
+
+
 def reference_window_index(tower, grid_thw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(window_index, cu_window_seqlens without repeats, int32) as the reference's tower computes them."""
-    if TF5:
+    if _tf5():
         from transformers.vision_utils import get_vision_window_index
 
         config = tower.config
@@ -209,7 +238,7 @@ def reference_window_index(tower, grid_thw: torch.Tensor) -> tuple[torch.Tensor,
 
 def reference_vision_rotary(tower, grid_thw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """cos, sin (n_patches, head_dim) of the tower's 2-D rotary, in patch (not window) order."""
-    if TF5:
+    if _tf5():
         from transformers.vision_utils import get_vision_position_ids
 
         position_ids = get_vision_position_ids(grid_thw, tower.spatial_merge_size)
@@ -228,7 +257,7 @@ def reference_mrope(rotary, q: torch.Tensor, k: torch.Tensor, position_ids: torc
     from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as m
 
     cos, sin = rotary(q, position_ids)
-    if TF5:
+    if _tf5():
         return m.apply_rotary_pos_emb(q, k, cos, sin)
     return m.apply_multimodal_rotary_pos_emb(q, k, cos, sin, list(mrope_section))
 
@@ -237,7 +266,7 @@ def reference_image_processor():
     """The reference's image processor without torchvision: 4.57 ``Qwen2VLImageProcessor`` (PIL), 5.x its PIL
     backend ``Qwen2VLImageProcessorPil`` (the default 5.x backend needs torchvision, absent here; both backends
     call the same ``convert_to_rgb``)."""
-    if TF5:
+    if _tf5():
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
         return Qwen2VLImageProcessorPil()

@@ -13,7 +13,7 @@ import torch
 from qwen_lite.config import TextConfig, VisionConfig, tiny
 from qwen_lite.layers import apply_rotary
 from qwen_lite.rope import MRoPE, decode_position_ids, get_rope_index, multimodal_rotary
-from tests.reference import TF5, hf_config, hf_model, no_init_weights, reference_mrope, reference_rope_index
+from tests.reference import hf_config, hf_model, no_init_weights, reference_mrope, reference_rope_index
 
 CFG = tiny()
 VS, VE = CFG.vision_start_token_id, CFG.vision_end_token_id
@@ -50,6 +50,8 @@ def assert_same_as_reference(reference, input_ids, **kwargs):
     Under 4.57 also the raw tensors (pads at 1, deltas relative to the padded length, as ours); 5.x puts
     pads at 0 and makes deltas relative to the unpadded length (catalogued differences, no effect on logits).
     """
+    from tests.reference import TF5
+
     positions, deltas = ours(input_ids, **kwargs)
     ref = reference_rope_index(reference, input_ids, **kwargs)
     real = kwargs.get("attention_mask", torch.ones_like(input_ids)).bool()

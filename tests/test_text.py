@@ -1,4 +1,7 @@
-"""The text decoder against transformers 4.57 (fp32), and the KV cache against full recomputation."""
+"""The text decoder against transformers (fp32), and the KV cache against full recomputation.
+
+The reference tests run against 4.57.6 and 5.x (scripts/test_reference.sh); tests/reference.py bridges their APIs.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +13,27 @@ import torch
 from qwen_lite.config import small
 from qwen_lite.rope import MRoPE
 from qwen_lite.text import DecoderLayer, KVCache, TextModel
-from tests.reference import hf_config
+from tests.reference import hf_config, no_init_weights, reference_decoder_layer
 
 # Real head sizes (head_dim 128, mrope_section (16, 24, 24), 2 query heads per kv head), short vocabulary.
 CFG = small().replace(text=dataclasses.replace(small().text, vocab_size=8192))
 
 
 @pytest.fixture(scope="module")
-def models():
+def ours():
+    """A qwen_lite text decoder whose every parameter is random (norm weights and biases too)."""
+    torch.manual_seed(0)
+    model = TextModel(CFG.text).eval()
+    for p in model.parameters():  # random norm weights and biases too, so every parameter matters
+        torch.nn.init.normal_(p, std=0.2 if p.dim() == 1 else 0.05)
+    return model
+
+
+@pytest.fixture(scope="module")
+def models(ours):
     """(ours, reference) text decoders with the same random weights."""
-    from transformers.modeling_utils import no_init_weights
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLTextModel
 
-    torch.manual_seed(0)
-    ours = TextModel(CFG.text).eval()
-    for p in ours.parameters():  # random norm weights and biases too, so every parameter matters
-        torch.nn.init.normal_(p, std=0.2 if p.dim() == 1 else 0.05)
     with no_init_weights():  # overwritten by our weights just below
         reference = Qwen2_5_VLTextModel(hf_config(CFG).text_config).eval()
     reference.load_state_dict(ours.state_dict(), strict=True)  # same names: the checkpoint's model.*
@@ -47,6 +55,7 @@ def test_state_dict_keys_are_checkpoint_names():
     assert {"layers.0.input_layernorm.weight", "layers.0.post_attention_layernorm.weight"} <= keys
 
 
+@pytest.mark.reference
 def test_decoder_layer_matches_reference(models):
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRotaryEmbedding
 
@@ -58,10 +67,11 @@ def test_decoder_layer_matches_reference(models):
     layer: DecoderLayer = ours.layers[1]
     with torch.no_grad():
         got = layer(x, cos, sin)
-        want = reference.layers[1](x, position_embeddings=ref_cos_sin)[0]
+        want = reference_decoder_layer(reference.layers[1], x, position_embeddings=ref_cos_sin)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.reference
 def test_decoder_matches_reference_with_mrope_positions(models):
     ours, reference = models
     ids = torch.randint(0, 5000, (2, 13))
@@ -75,6 +85,7 @@ def test_decoder_matches_reference_with_mrope_positions(models):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.reference
 def test_decoder_matches_reference_left_padded(models):
     ours, reference = models
     ids = torch.randint(0, 5000, (2, 10))
@@ -92,8 +103,7 @@ def test_decoder_matches_reference_left_padded(models):
     torch.testing.assert_close(got[:1, 4:], alone, atol=1e-5, rtol=1e-5)
 
 
-def test_cached_decoding_equals_full_recompute(models):
-    ours, _ = models
+def test_cached_decoding_equals_full_recompute(ours):
     ids = torch.randint(0, 5000, (2, 12))
     mask = torch.ones(2, 12, dtype=torch.long)
     mask[1, :3] = 0  # left padding in row 1

@@ -8,11 +8,6 @@ from functools import cache
 
 import pytest
 import torch
-from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
-from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import (
-    Qwen2_5_VisionTransformerPretrainedModel,
-    apply_rotary_pos_emb_vision,
-)
 
 from qwen_lite.config import VisionConfig, qwen25vl_3b, small, tiny
 from qwen_lite.layers import RMSNorm, apply_rotary
@@ -43,10 +38,18 @@ def random_tower(vision: VisionConfig, seed: int = 0) -> VisionTransformer:
 
 
 @cache
+def our_tower(preset: str) -> VisionTransformer:
+    """The qwen_lite tower of a preset config (random weights): the tests without transformers use it alone."""
+    return random_tower(PRESETS[preset]().vision)
+
+
+@cache
 def towers(preset: str):
     """(qwen_lite tower, transformers tower with the same weights) for a preset config."""
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
+
     config = PRESETS[preset]()
-    ours = random_tower(config.vision)
+    ours = our_tower(preset)
     theirs = Qwen2_5_VisionTransformerPretrainedModel._from_config(hf_config(config).vision_config).eval()
     assert theirs.config._attn_implementation == "sdpa"
     theirs.load_state_dict(ours.state_dict(), strict=True)
@@ -127,7 +130,7 @@ def test_patch_embed_is_a_linear_on_the_flat_patch():
 
 @torch.no_grad()
 def test_images_do_not_see_each_other():
-    ours, _ = towers("tiny")
+    ours = our_tower("tiny")
     (a, grid_a), (b, grid_b) = pixels([[1, 14, 22]], ours.config, 2), pixels([[2, 8, 6]], ours.config, 3)
     together = ours(torch.cat([a, b]), torch.cat([grid_a, grid_b]))
     alone = torch.cat([ours(a, grid_a), ours(b, grid_b)])
@@ -166,7 +169,7 @@ def test_attention_groups_sizes():
 @torch.no_grad()
 def test_exactly_the_configured_blocks_attend_globally():
     """Replay each block on its captured inputs: a patch reaches another window iff the block is full."""
-    ours, _ = towers("tiny")  # fullatt_block_indexes = (1, 3)
+    ours = our_tower("tiny")  # fullatt_block_indexes = (1, 3)
     pixel_values, grid_thw = pixels([[1, 16, 16]], ours.config)  # 4 windows of 64 patches
     captured = {}
     hooks = [
@@ -192,6 +195,8 @@ def test_exactly_the_configured_blocks_attend_globally():
 
 @pytest.mark.reference
 def test_builds_on_meta_with_the_released_names_and_shapes():
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
+
     vision = qwen25vl_3b().vision
     with torch.device("meta"):
         ours = VisionTransformer(vision)
@@ -209,7 +214,7 @@ def test_builds_on_meta_with_the_released_names_and_shapes():
 
 
 def test_trace_records_every_stage():
-    ours, _ = towers("tiny")
+    ours = our_tower("tiny")
     pixel_values, grid_thw = pixels(ODD_IMAGE, ours.config)
     with trace_shapes() as trace, torch.no_grad():
         ours(pixel_values, grid_thw)
@@ -242,13 +247,16 @@ def test_trace_records_every_stage():
     ],
 )
 def test_bad_inputs_are_explained(pixel_values, grid, error, message):
-    ours, _ = towers("tiny")
+    ours = our_tower("tiny")
     with pytest.raises(error, match=message):
         ours(pixel_values, torch.tensor(grid))
 
 
 @pytest.mark.reference
 def test_layers_match_reference_in_bfloat16():
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import apply_rotary_pos_emb_vision
+
     torch.manual_seed(0)
     x = torch.randn(5, 3, 80, dtype=torch.bfloat16)
     ours, theirs = RMSNorm(80), Qwen2RMSNorm(80)
