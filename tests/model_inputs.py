@@ -26,19 +26,25 @@ VS, VE = CFG.vision_start_token_id, CFG.vision_end_token_id
 IMG, VID = CFG.image_token_id, CFG.video_token_id
 
 
-def model_pair(config=CFG, seed: int = 0):
-    """(ours, reference) in eval mode with identical random weights (norm weights randomised too).
-
-    Needs transformers (imported here, not at module level: the inputs above serve tests without it too).
-    """
-    from tests.reference import copy_weights_to_reference, hf_model, no_init_weights
-
+def our_model(config=CFG, seed: int = 0) -> Qwen25VLForConditionalGeneration:
+    """A qwen_lite model in eval mode with random weights (norm weights randomised too): ``model_pair``'s."""
     torch.manual_seed(seed)
     ours = Qwen25VLForConditionalGeneration(config).eval()
     with torch.no_grad():
         for name, p in ours.named_parameters():
             if name.endswith("norm.weight") or "ln_q" in name or "norm1" in name or "norm2" in name:
                 p.uniform_(0.5, 1.5)
+    return ours
+
+
+def model_pair(config=CFG, seed: int = 0):
+    """(ours, reference) in eval mode with identical random weights: ``our_model(config, seed)`` and its copy.
+
+    Needs transformers (imported here, not at module level: the inputs above serve tests without it too).
+    """
+    from tests.reference import copy_weights_to_reference, hf_model, no_init_weights
+
+    ours = our_model(config, seed)
     with no_init_weights():  # every reference weight is overwritten below: skip its (slow) init
         reference = hf_model(config)
     copy_weights_to_reference(ours, reference)

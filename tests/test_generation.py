@@ -1,4 +1,8 @@
-"""Generation: greedy ids equal transformers' generate(), the cache changes nothing, sampling filters."""
+"""Generation: greedy ids equal transformers' generate(), the cache changes nothing, sampling filters.
+
+The comparisons (marked ``reference``) run against 4.57.6 and 5.x (scripts/test_reference.sh); the rest
+runs on qwen_lite alone, in the minimum-versions job too.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,12 @@ import pytest
 import torch
 
 from qwen_lite.generation import filter_logits, generate
-from tests.model_inputs import CFG, IMG, VID, block, left_pad, model_pair, pixels, text
+from tests.model_inputs import CFG, IMG, VID, block, left_pad, model_pair, our_model, pixels, text
+
+
+@pytest.fixture(scope="module")
+def ours():
+    return our_model(seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +37,16 @@ def mixed_batch():
 
 
 def hf_generate(reference, eos, pad, max_new_tokens=16, **inputs):
-    return reference.generate(
+    from tests.reference import reference_generate
+
+    return reference_generate(
+        reference,
         **inputs, max_new_tokens=max_new_tokens, min_new_tokens=0, do_sample=False, num_beams=1,
         eos_token_id=eos, pad_token_id=pad, repetition_penalty=1.0,
     )  # fmt: skip
 
 
+@pytest.mark.reference
 def test_greedy_matches_transformers_generate(models, mixed_batch):
     ours, reference = models
     eos, pad = CFG.eos_token_id, CFG.bos_token_id  # <|im_end|>, <|endoftext|>
@@ -43,23 +56,27 @@ def test_greedy_matches_transformers_generate(models, mixed_batch):
     assert torch.equal(got, want)  # ... and all 2 x 16 new ids are transformers' ids
 
 
-def test_rows_stop_at_eos_independently(models, mixed_batch):
-    ours, reference = models
+def early_end_id(ours, batch) -> tuple[int, int]:
+    """(step, id): an id that row 0 of ``batch`` emits at ``step`` (>= 1) of greedy decoding and row 1 never."""
+    length = batch["input_ids"].shape[1]
+    free = generate(ours, **batch, max_new_tokens=10)
+    row0, row1 = free[0, length:].tolist(), free[1, length:].tolist()
+    step = next(i for i, t in enumerate(row0) if i >= 1 and t not in row1 and t not in row0[:i])
+    return step, row0[step]
+
+
+def test_rows_stop_at_eos_independently(ours, mixed_batch):
     length = mixed_batch["input_ids"].shape[1]
     free = generate(ours, **mixed_batch, max_new_tokens=10)
     row0, row1 = free[0, length:].tolist(), free[1, length:].tolist()
-    # An end id that row 0 emits early and row 1 never does.
-    step = next(i for i, t in enumerate(row0) if i >= 1 and t not in row1 and t not in row0[:i])
-    eos, pad = row0[step], 0
+    step, eos = early_end_id(ours, mixed_batch)
+    pad = 0
     got = generate(
         ours, **mixed_batch, max_new_tokens=10, eos_token_id=[eos, CFG.eos_token_id], pad_token_id=pad
     )
     assert got[0, length : length + step + 1].tolist() == row0[: step + 1]
     assert got[0, length + step + 1 :].tolist() == [pad] * (9 - step)  # finished row: padding
     assert got[1, length:].tolist() == row1  # the other row is unaffected
-    assert torch.equal(
-        got, hf_generate(reference, [eos, CFG.eos_token_id], pad, max_new_tokens=10, **mixed_batch)
-    )
     # Once every row has finished, generation stops.
     single = {k: v[:1] if k in ("input_ids", "attention_mask") else v for k, v in mixed_batch.items()}
     single = {k: v for k, v in single.items() if "video" not in k and k != "second_per_grid_ts"}
@@ -67,17 +84,28 @@ def test_rows_stop_at_eos_independently(models, mixed_batch):
     assert short.shape[1] == length + step + 1 and short[0, -1] == eos
 
 
-def test_cached_equals_uncached(models, mixed_batch):
-    ours, _ = models
+@pytest.mark.reference
+def test_rows_stop_at_eos_like_transformers(models, mixed_batch):
+    ours, reference = models
+    step, eos = early_end_id(ours, mixed_batch)
+    got = generate(
+        ours, **mixed_batch, max_new_tokens=10, eos_token_id=[eos, CFG.eos_token_id], pad_token_id=0
+    )
+    assert (got[0, -(9 - step) :] == 0).all()  # row 0 really finished early and was padded
+    assert torch.equal(
+        got, hf_generate(reference, [eos, CFG.eos_token_id], 0, max_new_tokens=10, **mixed_batch)
+    )
+
+
+def test_cached_equals_uncached(ours, mixed_batch):
     cached = generate(ours, **mixed_batch, max_new_tokens=6)
     uncached = generate(ours, **mixed_batch, max_new_tokens=6, use_cache=False)
     assert torch.equal(cached, uncached)
     assert torch.equal(ours.generate(**mixed_batch, max_new_tokens=6), cached)  # the method is the function
 
 
-def test_first_step_logits_use_the_video_timing(models):
+def test_first_step_logits_use_the_video_timing(ours):
     """Pitfall: pipelines that drop second_per_grid_ts. generate() must pass it to the prefill."""
-    ours, _ = models
     video, grid = pixels((4, 4, 4))
     ids = torch.tensor([text(2) + block(VID, grid[0]) + text(3)])
     inputs = dict(input_ids=ids, pixel_values_videos=video, video_grid_thw=grid)
@@ -91,8 +119,7 @@ def test_first_step_logits_use_the_video_timing(models):
     assert (seen[0] - default).abs().max() > 1e-4  # the timing really changes the prediction
 
 
-def test_sampling_is_reproducible_and_filtered(models, mixed_batch):
-    ours, _ = models
+def test_sampling_is_reproducible_and_filtered(ours, mixed_batch):
 
     def sample(seed, **kwargs):
         generator = torch.Generator().manual_seed(seed)
@@ -114,6 +141,7 @@ def test_sampling_is_reproducible_and_filtered(models, mixed_batch):
     assert allowed == [True] * 6
 
 
+@pytest.mark.reference
 def test_top_k_top_p_match_transformers_warpers():
     from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
 
@@ -136,6 +164,7 @@ def test_top_k_top_p_match_transformers_warpers():
     assert kept.tolist() == [[True, True, False, False]]
 
 
+@pytest.mark.reference
 def test_request_beyond_max_position_embeddings_warns_and_runs_like_transformers():
     """transformers only warns (MaxLengthCriteria) when prompt + max_new_tokens passes
     max_position_embeddings, and generates on: rotary positions have no table to run out of."""
@@ -145,5 +174,5 @@ def test_request_beyond_max_position_embeddings_warns_and_runs_like_transformers
     with pytest.warns(UserWarning, match=r"max_new_tokens=6 exceeds max_position_embeddings \(8\)"):
         got = generate(ours, ids, max_new_tokens=6, eos_token_id=[])
     assert got.shape == (1, 11)
-    want = reference.generate(ids, max_new_tokens=6, do_sample=False, eos_token_id=None, pad_token_id=0)
+    want = hf_generate(reference, None, 0, max_new_tokens=6, input_ids=ids)
     assert torch.equal(got, want)
