@@ -24,7 +24,13 @@ from torch import nn
 
 from qwen_lite.config import Qwen25VLConfig
 from qwen_lite.generation import GenerationConfig, generate
-from qwen_lite.rope import decode_position_ids, get_rope_index
+from qwen_lite.rope import (
+    check_attention_mask,
+    check_grid_thw,
+    check_second_per_grid_ts,
+    decode_position_ids,
+    get_rope_index,
+)
 from qwen_lite.shapes import check_shape
 from qwen_lite.text import KVCache, TextModel
 from qwen_lite.trace import record
@@ -150,7 +156,7 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         """The checks of :meth:`forward`; ``past`` is the number of cached positions."""
         batch, length = check_token_ids(input_ids, self.config.text.vocab_size).values()
         if attention_mask is not None:
-            check_attention_mask(attention_mask, batch, past + length)
+            check_attention_mask(attention_mask, batch, past + length, axis="s")
         for kind, values, grid in (("image", pixel_values, image_grid_thw),
                                    ("video", pixel_values_videos, video_grid_thw)):  # fmt: skip
             name = "pixel_values" if kind == "image" else "pixel_values_videos"
@@ -164,7 +170,7 @@ class Qwen25VLForConditionalGeneration(nn.Module):
                 if grid is None:
                     raise ValueError(f"{name} were given without {kind}_grid_thw")
             if grid is not None:
-                check_grid(grid, f"{kind}_grid_thw")
+                check_grid_thw(grid, f"{kind}_grid_thw", self.config.vision.spatial_merge_size)
                 if values is None and past == 0:
                     raise ValueError(
                         f"{kind}_grid_thw was given without {name}: the prompt's <|{kind}_pad|> tokens need "
@@ -172,7 +178,7 @@ class Qwen25VLForConditionalGeneration(nn.Module):
                     )
         if second_per_grid_ts is not None:
             videos = 0 if video_grid_thw is None else len(video_grid_thw)
-            check_seconds(second_per_grid_ts, videos)
+            check_second_per_grid_ts(second_per_grid_ts, videos)
         if isinstance(logits_to_keep, bool) or not isinstance(logits_to_keep, int) or logits_to_keep < 0:
             raise ValueError(
                 f"logits_to_keep: expected an int >= 0 (0 = all positions), got {logits_to_keep!r}"
@@ -261,19 +267,6 @@ def check_token_ids(input_ids, vocab_size: int) -> dict[str, int]:
     return sizes
 
 
-def check_attention_mask(attention_mask, batch: int, total: int) -> None:
-    """``attention_mask`` must be (b s) with s = cached + new tokens, bool/int/float, every value 0 or 1."""
-    check_shape(attention_mask, "b s", "attention_mask", b=batch, s=total)
-    if attention_mask.is_complex():
-        raise TypeError(
-            f"attention_mask: expected a bool, integer or float tensor, got {attention_mask.dtype}"
-        )
-    if attention_mask.dtype != torch.bool and not attention_mask.is_meta:
-        if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
-            odd = attention_mask[(attention_mask != 0) & (attention_mask != 1)].flatten()[0].item()
-            raise ValueError(f"attention_mask: expected only 0 (padding) and 1 (token), found {odd}")
-
-
 def check_positions(position_ids, batch: int, length: int) -> None:
     """Explicit ``position_ids``: an integer tensor (3 b l), or (b l) for text (the same on all three axes)."""
     if not isinstance(position_ids, torch.Tensor):
@@ -286,34 +279,6 @@ def check_positions(position_ids, batch: int, length: int) -> None:
         check_shape(position_ids, "three b l", "position_ids", three=3, b=batch, l=length)
     if position_ids.is_floating_point() or position_ids.is_complex() or position_ids.dtype == torch.bool:
         raise TypeError(f"position_ids: expected an integer tensor, got {position_ids.dtype}")
-
-
-def check_grid(grid_thw, name: str) -> None:
-    """A (n 3) integer tensor of (t, h, w) patch counts, each >= 1."""
-    check_shape(grid_thw, "n three", name, three=3)
-    if grid_thw.is_floating_point() or grid_thw.is_complex() or grid_thw.dtype == torch.bool:
-        raise TypeError(f"{name}: expected an integer tensor of (t, h, w) patch counts, got {grid_thw.dtype}")
-    if grid_thw.numel() and int(grid_thw.min()) < 1:
-        row = int((grid_thw < 1).any(-1).nonzero()[0])
-        raise ValueError(f"{name}[{row}] = {grid_thw[row].tolist()}: t, h and w must all be >= 1")
-
-
-def check_seconds(second_per_grid_ts, videos: int) -> None:
-    """One finite, non-negative number of seconds per temporal grid step for each of ``videos`` videos."""
-    try:
-        seconds = torch.as_tensor(second_per_grid_ts)
-    except (TypeError, ValueError, RuntimeError):
-        raise TypeError(
-            f"second_per_grid_ts: expected a tensor or list of numbers, got {second_per_grid_ts!r}"
-        ) from None
-    if seconds.dtype == torch.bool or seconds.is_complex():
-        raise TypeError(f"second_per_grid_ts: expected numbers of seconds, got {seconds.dtype}")
-    if seconds.dim() > 1 or seconds.numel() != videos:
-        raise ValueError(
-            f"second_per_grid_ts: expected one value per video ({videos}), got shape {tuple(seconds.shape)}"
-        )
-    if seconds.numel() and not bool((torch.isfinite(seconds.double()) & (seconds >= 0)).all()):
-        raise ValueError(f"second_per_grid_ts: expected finite seconds >= 0, got {seconds.tolist()}")
 
 
 def check_placeholders(input_ids, token_id: int, grid_thw, kind: str, merge_size: int) -> None:

@@ -84,17 +84,17 @@ def get_rope_index(
         raise TypeError(f"deltas_count_pads: expected True or False, got {deltas_count_pads!r}")
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
-    _check_mask(attention_mask, batch, length)
+    check_attention_mask(attention_mask, batch, length)
     keep = attention_mask.bool()
     n_videos = (
         0
         if video_grid_thw is None
-        else len(_check_grid(video_grid_thw, "video_grid_thw", spatial_merge_size))
+        else len(check_grid_thw(video_grid_thw, "video_grid_thw", spatial_merge_size))
     )
     if image_grid_thw is not None:
-        _check_grid(image_grid_thw, "image_grid_thw", spatial_merge_size)
+        check_grid_thw(image_grid_thw, "image_grid_thw", spatial_merge_size)
     if second_per_grid_ts is not None:
-        second_per_grid_ts = _check_seconds(second_per_grid_ts, n_videos)
+        second_per_grid_ts = check_second_per_grid_ts(second_per_grid_ts, n_videos)
 
     if image_grid_thw is None and video_grid_thw is None:
         return _text_only_positions(keep, deltas_count_pads)
@@ -158,8 +158,10 @@ def _check_integer_tensor(x: torch.Tensor, name: str, what: str) -> None:
         raise TypeError(f"{name}: expected an integer tensor of {what}, got {x.dtype}")
 
 
-def _check_mask(attention_mask, batch: int, length: int) -> None:
-    check_shape(attention_mask, "b l", "attention_mask", b=batch, l=length)
+def check_attention_mask(attention_mask, batch: int, length: int, axis: str = "l") -> None:
+    """``attention_mask`` of shape (b ``axis``) with ``axis`` = ``length``: bool, integer or float, every
+    value 0 or 1. The model's forward names the axis "s" (cached + new tokens: the mask covers the cache)."""
+    check_shape(attention_mask, f"b {axis}", "attention_mask", b=batch, **{axis: length})
     if attention_mask.is_complex():
         raise TypeError(
             f"attention_mask: expected a bool, integer or float tensor, got {attention_mask.dtype}"
@@ -172,7 +174,8 @@ def _check_mask(attention_mask, batch: int, length: int) -> None:
             )
 
 
-def _check_grid(grid_thw, name: str, merge: int) -> torch.Tensor:
+def check_grid_thw(grid_thw, name: str, merge: int) -> torch.Tensor:
+    """A (n 3) integer tensor of (t, h, w) patch counts, each >= 1, h and w multiples of ``merge``."""
     check_shape(grid_thw, "n three", name, three=3)
     _check_integer_tensor(grid_thw, name, "(t, h, w) patch counts")
     if grid_thw.is_meta or not grid_thw.numel():
@@ -190,7 +193,8 @@ def _check_grid(grid_thw, name: str, merge: int) -> torch.Tensor:
     return grid_thw
 
 
-def _check_seconds(second_per_grid_ts, videos: int) -> torch.Tensor:
+def check_second_per_grid_ts(second_per_grid_ts, videos: int) -> torch.Tensor:
+    """One finite, non-negative number of seconds per temporal grid step for each of ``videos`` videos."""
     try:
         seconds = torch.as_tensor(second_per_grid_ts)
     except (TypeError, ValueError, RuntimeError):
