@@ -252,6 +252,12 @@ class TokenIds:
     vision_end: int
     pad: int
 
+    @classmethod
+    def of(cls, config) -> TokenIds:
+        """The ids of a :class:`qwen_lite.config.Qwen25VLConfig` (its padding id is its bos id)."""
+        return cls(config.image_token_id, config.video_token_id, config.vision_start_token_id,
+                   config.vision_end_token_id, config.bos_token_id)  # fmt: skip
+
 
 def build_batch(batch, ids: TokenIds, seed: int, vocab: int = 3000):
     """Blocks -> left-padded ``input_ids``, ``attention_mask``, grids and ``second_per_grid_ts``.

@@ -46,13 +46,7 @@ from tests.reference import TF5, reference_rope_index
 
 pytestmark = pytest.mark.reference
 
-IDS = TokenIds(
-    image=CFG.image_token_id,
-    video=CFG.video_token_id,
-    vision_start=CFG.vision_start_token_id,
-    vision_end=CFG.vision_end_token_id,
-    pad=CFG.bos_token_id,
-)
+IDS = TokenIds.of(CFG)
 TICKS_PER_SECOND = CFG.vision.tokens_per_second  # 2
 
 
