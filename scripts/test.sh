@@ -16,6 +16,12 @@ if ! command -v chromium >/dev/null; then
   fi
 fi
 
+# The Colab, minimum-version and torch-only venvs are only needed at the end: build them in the
+# background while the main tests run (their log is shown if that fails).
+bash scripts/test_colab.sh venvs > _venvs.log 2>&1 &
+venvs_pid=$!
+trap 'kill $venvs_pid 2>/dev/null || true' EXIT
+
 echo "== ruff"
 .venv/bin/ruff check qwen_lite tests benchmarks scripts book
 .venv/bin/ruff format --check qwen_lite tests benchmarks scripts book
@@ -38,4 +44,5 @@ bash scripts/test_reference.sh
 
 # Colab: every Colab notebook in a Colab-like kernel (ipywidgets 7.7.1, transformers 5.x); the package at
 # its declared minimum versions; the wheel in a torch-only venv.
+wait $venvs_pid || { cat _venvs.log; exit 1; }
 bash scripts/test_colab.sh

@@ -12,7 +12,7 @@
 #   wheel    the wheel of this checkout in a torch-only venv (.venv-wheel): it brings its own
 #            dependencies, imports without the [viz] extra, and `python -m qwen_lite describe` runs.
 #
-# Usage: bash scripts/test_colab.sh [colab] [minimum] [wheel]     (no argument: all three)
+# Usage: bash scripts/test_colab.sh [colab] [minimum] [wheel] [venvs]     (no argument: the first three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -111,8 +111,7 @@ print(f"{len(built)} widgets built with Pillow {PIL.__version__}, ipywidgets {ip
 EOF
 }
 
-job_wheel() {
-  wheel
+torch_only_venv() {
   local want
   want=$(echo "torch==2.13.0" | sha256sum | cut -c1-16)
   if [ "$(cat .venv-wheel/.requirements-stamp 2>/dev/null)" != "$want" ]; then
@@ -122,6 +121,19 @@ job_wheel() {
     .venv-wheel/bin/python -m pip install -q torch==2.13.0 2>&1 | pip_quiet
     echo "$want" > .venv-wheel/.requirements-stamp
   fi
+}
+
+# Only build the three venvs (scripts/test.sh starts this in the background, so that the downloads and
+# installs overlap with the main test run instead of adding to it).
+job_venvs() {
+  venv .venv-colab requirements-colab.txt
+  venv .venv-min requirements-min.txt
+  torch_only_venv
+}
+
+job_wheel() {
+  wheel
+  torch_only_venv
   .venv-wheel/bin/python -m pip uninstall -q -y qwen-lite 2>&1 | pip_quiet
   echo "== installing $(basename "$WHEEL") into the torch-only venv"
   .venv-wheel/bin/python -m pip install -q "$WHEEL" 2>&1 | pip_quiet
@@ -150,7 +162,8 @@ for job in "${JOBS[@]}"; do
     colab) job_colab ;;
     minimum) job_minimum ;;
     wheel) job_wheel ;;
-    *) echo "unknown job $job (colab, minimum, wheel)" >&2; exit 2 ;;
+    venvs) job_venvs ;;
+    *) echo "unknown job $job (colab, minimum, wheel, venvs)" >&2; exit 2 ;;
   esac
   echo "=== job $job: passed in $((SECONDS - start)) s"
 done
