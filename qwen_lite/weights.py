@@ -14,8 +14,19 @@ Three things make this harder than ``torch.load``:
   several ports shipped -- so every key is checked and only this one documented absence is allowed.
 * **Memory.** The model is built on the ``meta`` device (shapes only: no storage, no random init) and
   then takes the loaded tensors themselves (``load_state_dict(assign=True)``): the weights are in memory
-  once, not twice. (qwen_lite keeps no buffers -- rotary tables are computed on the fly -- so nothing
-  is left on ``meta``; the loader checks that.)
+  once, not twice. Loaded in the checkpoint's own dtype (the default, below), on the CPU, each weight *is*
+  a view of the memory-mapped safetensors file: nothing is copied, the pages are read from the file as
+  the model first touches them and count as file-backed memory (``RssFile``), not anonymous memory. (qwen_lite
+  keeps no buffers -- rotary tables are computed on the fly -- so nothing is left on ``meta``; the loader
+  checks that.)
+* **The dtype.** ``from_pretrained(folder)`` loads the dtype the checkpoint was saved in, as transformers 5.x
+  does (``dtype="auto"``): bfloat16 for the released models, about 7.5 GB for the 3B. transformers 4.57.6
+  defaults to float32 instead, twice that: more than a 16 GB laptop has for the 3B (issue 16; the
+  difference is catalogued in ``book/data/version_differences.json``, ``default_load_dtype``).
+* **A memory check.** Before anything is read, the memory the load needs (from the safetensors headers) is
+  compared with the memory available; a load that cannot fit is refused with
+  :class:`NotEnoughMemoryError`, which names both figures and the way out, instead of the operating system
+  killing the process half-way (see :func:`memory_needed`, :func:`available_memory`).
 
 Checkpoints are read with ``safetensors`` only. Pickle files (``pytorch_model.bin``, ``*.pt``) can run
 arbitrary code when loaded, so they are refused with a message saying how to convert them.
@@ -31,9 +42,11 @@ wrong type, an index without ``weight_map`` or naming a missing shard, a truncat
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -56,20 +69,37 @@ LM_HEAD, EMBED_TOKENS = "lm_head.weight", "model.embed_tokens.weight"
 
 
 def from_pretrained(
-    folder, dtype: torch.dtype = torch.float32, device="cpu"
+    folder, dtype: torch.dtype | str = "auto", device="cpu", check_memory: bool = True
 ) -> Qwen25VLForConditionalGeneration:
     """Build the model described by ``folder/config.json`` and load its safetensors weights.
 
     ``folder`` holds ``config.json`` and either ``model.safetensors`` or shards listed in
     ``model.safetensors.index.json`` (see :func:`safetensors_files`), and optionally
-    ``generation_config.json`` (``model.generation_config``, :func:`read_generation_config`). Weights are
-    cast to ``dtype`` and placed on ``device``. Raises :class:`CheckpointError` naming the broken file, or
-    listing every missing, unexpected and mis-shaped tensor.
+    ``generation_config.json`` (``model.generation_config``, :func:`read_generation_config`).
+
+    dtype: ``"auto"`` (the default, as transformers 5.x): the checkpoint's own dtype, see
+    :func:`checkpoint_dtype` -- bfloat16 for the released models. Or ``torch.float32`` / ``torch.bfloat16`` /
+    ``torch.float16`` / ``torch.float64``, or the names ``"float32"``, ``"bfloat16"``, ``"float16"``: the
+    weights are cast to it. (transformers 4.57.6 defaults to float32: pass ``dtype=torch.float32`` for its
+    result.) In the stored dtype, on the CPU, the weights stay views of the memory-mapped files (no copy);
+    any other dtype allocates a converted copy of every weight.
+    device: where the weights go (safetensors reads them straight onto it).
+    check_memory: on the CPU, first compare the memory the load needs (:func:`memory_needed`) with the
+    memory available (:func:`available_memory`) and raise :class:`NotEnoughMemoryError` if it cannot fit.
+    ``False`` skips the check (on other devices it is always skipped).
+
+    Raises :class:`CheckpointError` naming the broken file, or listing every missing, unexpected and
+    mis-shaped tensor; :class:`NotEnoughMemoryError` (a ``CheckpointError`` and a ``MemoryError``) for a load
+    that cannot fit; ``ValueError`` / ``TypeError`` naming ``dtype`` for a dtype it cannot load in.
     """
     folder = Path(folder)
     config = read_config(folder)
     generation_config = read_generation_config(folder, config)
-    state = load_safetensors(folder, dtype=dtype, device=device)
+    files = safetensors_files(folder)
+    dtype = resolve_dtype(dtype, folder, files)
+    if check_memory and torch.device(device).type == "cpu":
+        check_memory_for_load(folder, files, dtype)
+    state = load_safetensors(folder, dtype=dtype, device=device, files=files)
     with torch.device("meta"):  # shapes only: no storage, no random init
         model = Qwen25VLForConditionalGeneration(config)
     load_into(model, state, config, source=str(folder))
@@ -121,16 +151,250 @@ def read_generation_config(folder: Path, config: Qwen25VLConfig) -> GenerationCo
     return generation_config
 
 
+# --- the dtype ----------------------------------------------------------------------------------
+
+#: The dtypes a model loads in, by the name config.json and ``dtype="..."`` use.
+DTYPE_NAMES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+               "float64": torch.float64}  # fmt: skip
+#: Bytes per element of each safetensors dtype code (the header's ``"dtype"``).
+SAFETENSORS_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+                        "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}  # fmt: skip
+SAFETENSORS_FLOATS = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+}
+#: config.json keys naming the dtype the weights were saved in: 5.x writes ``dtype`` (4.56+ too), older
+#: versions ``torch_dtype``; transformers 5.x reads ``dtype`` first.
+CONFIG_DTYPE_KEYS = ("dtype", "torch_dtype")
+
+
+def resolve_dtype(dtype, folder: Path, files: list[Path] | None = None) -> torch.dtype:
+    """``from_pretrained``'s ``dtype`` argument -> the torch dtype to load in.
+
+    ``"auto"``: :func:`checkpoint_dtype` of ``folder``. A name in :data:`DTYPE_NAMES` or one of those torch
+    dtypes: itself. Anything else raises ``ValueError`` (a string, a non-float torch dtype) or ``TypeError``
+    (another type), naming ``dtype`` and the accepted values. Source: transformers 5.x
+    ``modeling_utils._get_dtype`` (``"auto"`` and dtype names).
+    """
+    accepted = "'auto', " + ", ".join(f"'{n}'" for n in DTYPE_NAMES) + " or one of those torch dtypes"
+    if isinstance(dtype, str):
+        if dtype == "auto":
+            return checkpoint_dtype(folder, files)
+        if dtype not in DTYPE_NAMES:
+            raise ValueError(f"dtype: expected {accepted}, got {dtype!r}")
+        return DTYPE_NAMES[dtype]
+    if isinstance(dtype, torch.dtype):
+        if dtype not in DTYPE_NAMES.values():
+            raise ValueError(
+                f"dtype: expected {accepted}, got {dtype} (the model computes in floating point)"
+            )
+        return dtype
+    raise TypeError(f"dtype: expected {accepted}, got {type(dtype).__name__} {dtype!r}")
+
+
+def checkpoint_dtype(folder, files: list[Path] | None = None) -> torch.dtype:
+    """The dtype a checkpoint was saved in: what ``from_pretrained(folder)`` loads (``dtype="auto"``).
+
+    As transformers 5.x (``modeling_utils._get_dtype``, ``"auto"``) and 4.57.6 with ``dtype="auto"``:
+    ``config.json``'s top-level ``"dtype"``, else its ``"torch_dtype"`` (older files); else the dtype of the
+    first floating-point tensor of the first safetensors file. ``text_config`` / ``vision_config`` values
+    are ignored, as both transformers versions ignore them: the files they write keep a stale one there
+    (a bfloat16 model saved by 4.57.6 or 5.24 has ``text_config.dtype == "float32"``). The released configs
+    say ``"torch_dtype": "bfloat16"``. Raises :class:`CheckpointError` naming ``config.json`` and the key
+    when the value is not a dtype qwen_lite loads.
+    """
+    folder = Path(folder)
+    path = folder / "config.json"
+    config = read_json(path)
+    for key in CONFIG_DTYPE_KEYS:
+        value = config.get(key)
+        if value is None:
+            continue
+        name = value.removeprefix("torch.") if isinstance(value, str) else None
+        if name not in DTYPE_NAMES:
+            raise CheckpointError(
+                f"{path}: {key!r} is {value!r}; qwen_lite loads weights in {', '.join(DTYPE_NAMES)}. "
+                "Pass dtype= to from_pretrained to choose one"
+            )
+        return DTYPE_NAMES[name]
+    files = safetensors_files(folder) if files is None else files
+    for _, code, _ in tensor_headers(files[0]):
+        if code in SAFETENSORS_FLOATS:
+            return SAFETENSORS_FLOATS[code]
+    return torch.float32  # no floating-point tensor: torch's default dtype, as transformers
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+GB = 1e9
+
+
+def format_gb(nbytes: int) -> str:
+    """Bytes as decimal gigabytes for messages: ``"7.5 GB"``, below 1 GB two significant digits (``"0.039 GB"``)."""
+    return f"{nbytes / GB:.1f} GB" if nbytes >= GB else f"{nbytes / GB:.2g} GB"
+
+
+class NotEnoughMemoryError(CheckpointError, MemoryError):
+    """The weights cannot fit in the memory available; raised *before* anything is loaded.
+
+    A :class:`CheckpointError` (so a ``ValueError``: the CLI and any caller handling bad input reports it)
+    and a ``MemoryError`` (what the problem is: code catching memory trouble sees it too). ``needed`` and
+    ``available`` are the two figures in bytes.
+    """
+
+    def __init__(self, message: str, needed: int, available: int):
+        super().__init__(message)
+        self.needed, self.available = needed, available
+
+
+class MemoryNeed(NamedTuple):
+    """Bytes a load needs: the weights as they will be held, plus what exists only while converting."""
+
+    weights: int  #: every tensor in the load dtype (views of the mapped files, or converted copies)
+    conversion: int  #: the stored bytes of the largest file that is converted: its pages are mapped meanwhile
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.conversion
+
+
+def tensor_headers(path: Path) -> list[tuple[str, str, int]]:
+    """``(key, safetensors dtype code, element count)`` of every tensor in one file, from its header only.
+
+    Raises :class:`CheckpointError` naming the file when safetensors cannot read it.
+    """
+    try:
+        with safe_open(path, framework="pt") as f:
+            headers = []
+            for key in f.keys():
+                piece = f.get_slice(key)
+                headers.append((key, piece.get_dtype(), math.prod(piece.get_shape())))
+            return headers
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(
+            f"{path}: not a readable safetensors file (truncated or corrupt?): {error}"
+        ) from None
+
+
+def memory_needed(files: list[Path], dtype: torch.dtype) -> MemoryNeed:
+    """The memory loading ``files`` in ``dtype`` on the CPU takes, from the safetensors headers (bytes).
+
+    A tensor stored in ``dtype`` is a view of its memory-mapped file: its bytes are resident once the model
+    has touched them (file-backed). Any other tensor is converted: its copy in ``dtype`` is allocated, and
+    while a file is being converted its pages are mapped too (so a bfloat16 file loaded in float32 peaks at
+    the float32 weights plus the largest converted file). Resident-size measurements of both cases:
+    ``tests/test_load_dtype.py``.
+    """
+    itemsize = dtype.itemsize
+    code = {v: k for k, v in SAFETENSORS_FLOATS.items()}[dtype]
+    weights = conversion = 0
+    for path in files:
+        converted = 0
+        for _, stored, count in tensor_headers(path):
+            weights += count * itemsize
+            if stored != code:
+                converted += count * SAFETENSORS_ITEMSIZE.get(stored, 8)
+        conversion = max(conversion, converted)
+    return MemoryNeed(weights, conversion)
+
+
+def available_memory(
+    meminfo: str | Path = "/proc/meminfo", cgroup: str | Path = "/sys/fs/cgroup"
+) -> tuple[int, str] | None:
+    """``(bytes, where the figure comes from)``: the memory a new load can use without swapping, or None.
+
+    Linux: ``MemAvailable`` of ``/proc/meminfo`` (free memory plus the page cache the kernel can reclaim),
+    lowered to the headroom of this process's cgroup memory limit where one is set (a container:
+    limit - (usage - inactive file pages), cgroup v2 ``memory.max`` or v1 ``memory.limit_in_bytes``).
+    Elsewhere ``psutil.virtual_memory().available`` if psutil is installed; else None, and
+    :func:`from_pretrained` skips its memory check.
+    """
+    found = []
+    try:
+        for line in Path(meminfo).read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append((int(line.split()[1]) * 1024, f"MemAvailable in {meminfo}"))
+    except (OSError, ValueError, IndexError):
+        pass
+    headroom = _cgroup_headroom(Path(cgroup))
+    if headroom is not None:
+        found.append((headroom, f"the memory limit of this process's cgroup ({cgroup})"))
+    if not found:
+        try:
+            import psutil
+
+            found.append((int(psutil.virtual_memory().available), "psutil.virtual_memory().available"))
+        except Exception:  # not installed, or no figure on this platform: no check
+            return None
+    return min(found)
+
+
+def _cgroup_headroom(root: Path) -> int | None:
+    """limit - (usage - inactive file pages) of the cgroup at ``root`` (v2 or v1); None without a limit."""
+    for limit_file, usage_file, inactive_key in (
+        (root / "memory.max", root / "memory.current", "inactive_file"),
+        (root / "memory" / "memory.limit_in_bytes", root / "memory" / "memory.usage_in_bytes",
+         "total_inactive_file"),
+    ):  # fmt: skip
+        try:
+            limit_text = limit_file.read_text().strip()
+            if limit_text == "max" or int(limit_text) >= 2**60:  # no limit
+                return None
+            usage = int(usage_file.read_text())
+            stat = dict(line.split() for line in (limit_file.parent / "memory.stat").read_text().splitlines())
+            inactive = int(stat.get(inactive_key, 0))
+            return max(int(limit_text) - (usage - inactive), 0)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def check_memory_for_load(folder: Path, files: list[Path], dtype: torch.dtype) -> None:
+    """Raise :class:`NotEnoughMemoryError` if loading ``files`` in ``dtype`` needs more than is available.
+
+    Compares :func:`memory_needed` with :func:`available_memory` (no check where that is None). The message
+    names both figures in GB and the ways out: a 16-bit dtype (with its figure), a smaller model, freeing
+    memory, or ``check_memory=False``. Running the model needs more on top (activations, the KV cache).
+    """
+    found = available_memory()
+    if found is None:
+        return
+    available, source = found
+    need = memory_needed(files, dtype)
+    if need.total <= available:
+        return
+    name = str(dtype).removeprefix("torch.")
+    detail = f"{format_gb(need.weights)} of weights in {name}"
+    if need.conversion:
+        detail += f" + {format_gb(need.conversion)} of stored weights mapped while they are converted"
+    ways = []
+    if dtype.itemsize > 2:
+        half = memory_needed(files, torch.bfloat16).total
+        ways.append(f"load it in bfloat16 (dtype=torch.bfloat16: about {format_gb(half)})")
+    ways += ["use a smaller model", "close other programs",
+             "or pass check_memory=False to try anyway (the system may then swap or kill the process)"]  # fmt: skip
+    raise NotEnoughMemoryError(
+        f"{folder}: loading the weights in {name} needs about {format_gb(need.total)} of memory ({detail}), "
+        f"but only {format_gb(available)} is available ({source}). To load it: {'; '.join(ways)}.",
+        needed=need.total,
+        available=available,
+    )
+
+
 def load_safetensors(
-    folder: Path, dtype: torch.dtype = torch.float32, device="cpu"
+    folder: Path, dtype: torch.dtype | None = None, device="cpu", files: list[Path] | None = None
 ) -> dict[str, torch.Tensor]:
     """Every tensor of the folder's safetensors file(s), renamed to the released key layout.
 
-    A file safetensors cannot read (truncated, corrupt header) raises :class:`CheckpointError` naming it;
-    so does a key stored twice (in two shards, or in both key layouts).
+    dtype: cast every tensor to it; None keeps each tensor's stored dtype. A tensor already in ``dtype``
+    is not copied: on the CPU it stays a view of the memory-mapped file. files: the files to read
+    (default :func:`safetensors_files`). A file safetensors cannot read (truncated, corrupt header) raises
+    :class:`CheckpointError` naming it; so does a key stored twice (in two shards, or in both key layouts).
     """
     state, origin = {}, {}
-    for path in safetensors_files(Path(folder)):
+    for path in safetensors_files(Path(folder)) if files is None else files:
         try:
             with safe_open(path, framework="pt", device=str(device)) as f:
                 for key in f.keys():
@@ -140,8 +404,10 @@ def load_safetensors(
                             f"{path}: tensor {key!r} is also in {origin[name]} (as {name!r}): "
                             "a checkpoint holds each weight once"
                         )
-                    # Cast tensor by tensor, so at most one tensor exists in two dtypes at a time.
-                    state[name] = f.get_tensor(key).to(dtype)
+                    # Cast tensor by tensor, so at most one tensor exists in two dtypes at a time;
+                    # .to() of a tensor already in dtype returns it: the view of the mapped file.
+                    tensor = f.get_tensor(key)
+                    state[name] = tensor if dtype is None else tensor.to(dtype)
                     origin[name] = path.name
         except (SafetensorError, OSError) as error:
             raise CheckpointError(

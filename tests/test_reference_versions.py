@@ -206,7 +206,16 @@ def probe_forward_without_mm_token_type_ids(models):
 
 
 def probe_default_load_dtype(models):
+    """The dtype(s) of every weight after ``from_pretrained(folder)`` of a folder whose config.json says bfloat16.
+
+    qwen_lite follows 5.x (the checkpoint's dtype, ``dtype="auto"``): a 16 GB laptop cannot hold the 3B in
+    float32 (issue 16). More rules of ``dtype="auto"``, each against transformers: tests/test_load_dtype.py.
+    """
     from transformers import Qwen2_5_VLForConditionalGeneration
+
+    def names(model):
+        found = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters()})
+        return found[0] if len(found) == 1 else found
 
     ours, reference = models
     with tempfile.TemporaryDirectory() as folder:
@@ -215,9 +224,9 @@ def probe_default_load_dtype(models):
         config = json.loads(config_file.read_text())
         config["torch_dtype"] = config["dtype"] = "bfloat16"
         config_file.write_text(json.dumps(config))
-        theirs = next(Qwen2_5_VLForConditionalGeneration.from_pretrained(folder).parameters()).dtype
-        own = next(from_pretrained(folder).parameters()).dtype
-    return str(theirs).removeprefix("torch."), str(own).removeprefix("torch.")
+        theirs = names(Qwen2_5_VLForConditionalGeneration.from_pretrained(folder))
+        own = names(from_pretrained(folder))
+    return theirs, own
 
 
 def config_layout(config: dict) -> dict:
