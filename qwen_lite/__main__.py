@@ -7,6 +7,14 @@ generates an answer, counting tokens on stderr. The folder is honoured whole, as
 model's ``generation_config``, and ``preprocessor_config.json`` (pixel budgets, patch sizes, mean/std)
 through ``Qwen25VLProcessor.from_pretrained``. Without weights it builds a tiny random model, runs the
 image through it and prints the shape of every stage: the pipeline is real, the numbers are not.
+
+What a laptop needs (approximate; the measured figures and the machine they come from are in
+``benchmarks/real_size_results.json``): the weights load in the checkpoint's own dtype by default
+(``--dtype auto``), bfloat16 for the released models, as memory-mapped views of the files. The 3B then
+holds about 7.5 GB of weights and peaks at about 8 GB while it answers about one image; the 7B about
+16 GB. ``--dtype float32`` doubles both (the 3B no longer fits a 16 GB laptop). Before loading, the
+memory the weights need is compared with the memory available, and a load that cannot fit is refused
+with both figures (``--no-memory-check`` skips that).
 """
 
 from __future__ import annotations
@@ -20,7 +28,13 @@ import torch
 
 DEFAULT_PROMPT = "Describe this image."
 DEFAULT_MAX_NEW_TOKENS = 128
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: --dtype choices: "auto" is the checkpoint's own dtype (config.json), as transformers 5.x.
+DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPE_HELP = (
+    "weights dtype (default auto: the checkpoint's own, bfloat16 for the released models). Memory, "
+    "roughly: 3B in bfloat16 about 7.5 GB of weights, about 8 GB at peak; 7B in bfloat16 about 16 GB; "
+    "float32 doubles it"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,8 +73,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help=f"answer length limit (default: the folder's generation_config.json, else {DEFAULT_MAX_NEW_TOKENS})",
     )
+    describe_parser.add_argument("--dtype", choices=DTYPES, default="auto", help=DTYPE_HELP)
     describe_parser.add_argument(
-        "--dtype", choices=DTYPES, default="float32", help="weights dtype (default float32)"
+        "--no-memory-check",
+        dest="check_memory",
+        action="store_false",
+        help="load even if the weights need more memory than is available (the system may swap or kill it)",
     )
     describe_parser.set_defaults(command=describe)
 
@@ -92,27 +110,36 @@ def describe(args: argparse.Namespace) -> int:
     return answer(args, messages)
 
 
-def load_folder(folder: Path, dtype: torch.dtype):
+def load_folder(folder: Path, dtype: torch.dtype | str = "auto", check_memory: bool = True):
     """(model, processor) from one checkpoint folder: weights + ``generation_config.json``, and preprocessing.
 
-    The processor is ``Qwen25VLProcessor.from_pretrained(folder)``: the folder's ``preprocessor_config.json``
+    The weights as :func:`qwen_lite.weights.from_pretrained` loads them: ``dtype="auto"`` is the checkpoint's
+    own; ``check_memory`` refuses a load that cannot fit (``NotEnoughMemoryError``, a ``ValueError``). The
+    processor is ``Qwen25VLProcessor.from_pretrained(folder)``: the folder's ``preprocessor_config.json``
     (and ``video_preprocessor_config.json``), or the released defaults with a warning naming the missing file.
     """
     from qwen_lite.processor import Qwen25VLProcessor
     from qwen_lite.weights import from_pretrained
 
-    return from_pretrained(folder, dtype=dtype), Qwen25VLProcessor.from_pretrained(folder)
+    model = from_pretrained(folder, dtype=dtype, check_memory=check_memory)
+    return model, Qwen25VLProcessor.from_pretrained(folder)
 
 
 def answer(args: argparse.Namespace, messages: list) -> int:
     """Load the folder, generate with its generation config (a token counter on stderr), print the answer."""
     print(f"loading {args.weights} ...", file=sys.stderr)
     try:
-        model, processor = load_folder(args.weights, DTYPES[args.dtype])
+        model, processor = load_folder(args.weights, DTYPES[args.dtype], check_memory=args.check_memory)
         inputs = processor(messages=messages)
-    except (ValueError, TypeError, OSError) as error:  # CheckpointError is a ValueError
+    # CheckpointError, NotEnoughMemoryError included, is a ValueError.
+    except (ValueError, TypeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
+        if isinstance(error, MemoryError):  # NotEnoughMemoryError: the same ways out, as options
+            print("(options: --dtype bfloat16, or --no-memory-check to try anyway)", file=sys.stderr)
         return 1
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    why = "the checkpoint's dtype" if args.dtype == "auto" else "--dtype"
+    print(f"weights in {dtype} ({why})", file=sys.stderr)
     new_tokens = args.max_new_tokens
     if new_tokens is None:
         new_tokens = model.generation_config.max_new_tokens or DEFAULT_MAX_NEW_TOKENS

@@ -377,7 +377,7 @@ def check_memory_for_load(folder: Path, files: list[Path], dtype: torch.dtype) -
              "or pass check_memory=False to try anyway (the system may then swap or kill the process)"]  # fmt: skip
     raise NotEnoughMemoryError(
         f"{folder}: loading the weights in {name} needs about {format_gb(need.total)} of memory ({detail}), "
-        f"but only {format_gb(available)} is available ({source}). To load it: {'; '.join(ways)}.",
+        f"but only {format_gb(available)} is available ({source}). Ways out: {'; '.join(ways)}.",
         needed=need.total,
         available=available,
     )

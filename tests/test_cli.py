@@ -175,3 +175,48 @@ def test_describe_reports_a_broken_generation_config(penalised_folder, photo, tm
     with pytest.raises(SystemExit):
         main(["describe", photo, "--weights", str(tmp_path), "--max-new-tokens", "0"])
     assert "expected an int >= 1, got 0" in capsys.readouterr().err
+
+
+# --- the dtype and the memory check (issue 16) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bf16_checkpoint(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("bf16")
+    torch.manual_seed(0)
+    save_pretrained(Qwen25VLForConditionalGeneration(C.tiny()).to(torch.bfloat16), folder)
+    return folder
+
+
+def test_dtype_defaults_to_the_checkpoints(photo, bf16_checkpoint, capsys):
+    from qwen_lite.__main__ import parse_args
+
+    assert parse_args(["describe", photo]).dtype == "auto"
+    args = ["describe", photo, "--weights", str(bf16_checkpoint), "--max-new-tokens", "2"]
+    assert main(args) == 0
+    assert "weights in bfloat16 (the checkpoint's dtype)" in capsys.readouterr().err
+    assert main([*args, "--dtype", "float32"]) == 0
+    assert "weights in float32 (--dtype)" in capsys.readouterr().err
+
+
+def test_dtype_choices_and_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["describe", "x.png", "--dtype", "float64"])
+    assert "invalid choice: 'float64'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["describe", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "default auto: the checkpoint's own" in help_text and "float32 doubles it" in help_text
+
+
+def test_describe_refuses_a_load_that_cannot_fit(photo, bf16_checkpoint, capsys, monkeypatch):
+    from qwen_lite import weights
+
+    monkeypatch.setattr(weights, "available_memory", lambda: (10_000_000, "faked"))
+    args = ["describe", photo, "--weights", str(bf16_checkpoint), "--max-new-tokens", "1"]
+    assert main([*args, "--dtype", "float32"]) == 1
+    err = capsys.readouterr().err
+    assert "error: " in err and "Traceback" not in err
+    assert "only 0.01 GB is available (faked)" in err and "needs about 0.12 GB" in err  # 79 MB + 40 MB mapped
+    assert "--dtype bfloat16" in err and "--no-memory-check" in err
+    assert main([*args, "--dtype", "float32", "--no-memory-check"]) == 0
