@@ -262,14 +262,23 @@ def reference_mrope(rotary, q: torch.Tensor, k: torch.Tensor, position_ids: torc
     return m.apply_multimodal_rotary_pos_emb(q, k, cos, sin, list(mrope_section))
 
 
-def reference_image_processor():
+def reference_image_processor(**kwargs):
     """The reference's image processor without torchvision: 4.57 ``Qwen2VLImageProcessor`` (PIL), 5.x its PIL
     backend ``Qwen2VLImageProcessorPil`` (the default 5.x backend needs torchvision, absent here; both backends
-    call the same ``convert_to_rgb``)."""
+    call the same ``convert_to_rgb``). ``kwargs`` go to the constructor (``image_mean``, ``min_pixels``...)."""
     if _tf5():
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-        return Qwen2VLImageProcessorPil()
+        return Qwen2VLImageProcessorPil(**kwargs)
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
 
-    return Qwen2VLImageProcessor()
+    return Qwen2VLImageProcessor(**kwargs)
+
+
+def reference_smart_resize(height: int, width: int, **kwargs) -> tuple[int, int]:
+    """The reference's ``smart_resize`` (5.x: the copy in its PIL image processor module, same code)."""
+    if _tf5():
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+    else:
+        from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
+    return smart_resize(height, width, **kwargs)

@@ -30,7 +30,6 @@ from qwen_lite.processing import IMAGE_MEAN, IMAGE_STD, preprocess_images
 from qwen_lite.rope import get_rope_index
 from qwen_lite.weights import from_pretrained, save_pretrained
 from tests.reference import (
-    TRANSFORMERS_VERSION,
     copy_weights_to_reference,
     hf_model,
     no_init_weights,
@@ -115,6 +114,35 @@ def probe_transparent_pixels(models):
         for k, im in images.items()
     }
     ours = {k: first_pixel_rgb(preprocess_images(im)["pixel_values"]) for k, im in images.items()}
+    return theirs, ours
+
+
+def probe_lab_image(models):
+    """5.x treats any image with a band named "A" as having alpha; LAB's "A" is the a* colour axis. Pillow's
+    LAB -> RGBA then copies the pixel's padding byte into alpha, and that byte is 0 after a resize: the image
+    reaches 5.x white. qwen_lite, like 4.57 and qwen-vl-utils, converts LAB with convert("RGB")."""
+    image = Image.new("RGB", (112, 112), (200, 30, 30)).resize((56, 56)).convert("LAB")
+    theirs = first_pixel_rgb(reference_image_processor()(images=[image], return_tensors="pt")["pixel_values"])
+    return theirs, first_pixel_rgb(preprocess_images(image)["pixel_values"])
+
+
+def probe_channel_axis_of_pil_images(models):
+    """4.57 guesses the channel axis from the array's shape, PIL images too: a 3-pixel-high RGB image reads as
+    channels-first (3, 300, 3) -> transposed; a 1x1 one crashes. 5.x reads PIL images channels-last."""
+    processor = reference_image_processor()
+    images = {
+        "3x300": Image.new("RGB", (300, 3), (10, 20, 30)),
+        "1x1": Image.new("RGB", (1, 1), (10, 20, 30)),
+    }
+
+    def grid(call):
+        try:
+            return call()["image_grid_thw"].tolist()
+        except ValueError:
+            return "ValueError"
+
+    theirs = {k: grid(lambda im=im: processor(images=[im], return_tensors="pt")) for k, im in images.items()}
+    ours = {k: grid(lambda im=im: preprocess_images(im)) for k, im in images.items()}
     return theirs, ours
 
 
@@ -265,6 +293,8 @@ def test_every_entry_has_a_probe_and_every_probe_an_entry():
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["id"] for e in ENTRIES])
 def test_catalogue_matches_this_reference_and_qwen_lite(entry, models):
+    from tests.reference import TRANSFORMERS_VERSION
+
     assert TRANSFORMERS_VERSION in entry["values"], (
         f"book/data/version_differences.json has no column for transformers {TRANSFORMERS_VERSION}: "
         "record this version's values (or pin one of the catalogued versions)"
@@ -307,6 +337,8 @@ def greedy_with_rule(model, input_ids, attention_mask, steps: int, deltas_count_
 
 def test_generate_on_a_one_real_token_row_equals_the_reference(models):
     """qwen_lite's ``generate`` equals 4.57.6 token for token; the other rule reproduces 5.x's generate."""
+    from tests.reference import TRANSFORMERS_VERSION
+
     ours, reference = models
     ids, mask = one_token_rows()
     ids, mask = ids[:2], mask[:2]  # the one-token row and a full row
