@@ -14,8 +14,25 @@ finished: their later tokens are ``pad_token_id``, and the loop stops once every
 
 The defaults come from a :class:`GenerationConfig` -- the model's ``generation_config``, read from the
 checkpoint folder's ``generation_config.json`` -- exactly as transformers does; an argument passed to
-:func:`generate` overrides the config for that call. Greedy decoding reproduces transformers token for
-token, and so does sampling whenever the filtered distribution has a single token (e.g. ``top_k=1``).
+:func:`generate` overrides the config for that call.
+
+What matches transformers (same weights and inputs, SDPA attention, CPU), by dtype:
+
+* **float32**: the logits are bit-identical to transformers' at every step (the tiny test models; the
+  released 3B shapes at all 16 measured steps, issue 16), so greedy decoding gives the same ids token for
+  token (``tests/test_generation.py``; the tests compare the logits within 1e-5).
+* **bfloat16**: the logits are bit-identical -- and greedy ids equal token for token -- when both models
+  hold the same bf16 weights and the reference is loaded the way users load it,
+  ``from_pretrained(folder, dtype=torch.bfloat16)`` from a bf16 checkpoint (its rotary frequency tables
+  then stay float32 buffers; a reference cast with ``model.to(torch.bfloat16)`` rounds them and differs).
+  This holds because qwen_lite rounds where transformers rounds (``tests/test_bf16.py``). The explicit,
+  more accurate option ``Attention.rotary_in_float32 = True`` rotates the text q/k in float32 instead;
+  it gives up this equality (at the released 3B shapes with random bf16 weights the greedy ids split from
+  transformers' at the 2nd of 16 tokens, issue 16).
+* float16 is not compared with the reference.
+
+Sampling draws the same ids as transformers whenever the filtered distribution has a single token (e.g.
+``top_k=1``), in the dtypes above.
 """
 
 from __future__ import annotations
@@ -468,6 +485,11 @@ def generate(
     which transformers uses).
     callback: called after each step as ``callback(step, new_tokens (b), logits (b vocab))`` with the raw
     float32 logits (before the processors).
+
+    Parity with transformers' ``generate`` (details in the module docstring): greedy ids equal token for
+    token in float32 (bit-identical logits), and in bfloat16 when the model holds the bf16 weights of a bf16
+    checkpoint, as ``from_pretrained(folder)`` loads the released ones (bit-identical logits,
+    ``tests/test_bf16.py``); not with ``Attention.rotary_in_float32 = True`` in bfloat16.
 
     Errors, as transformers gives them where it refuses a value (``ValueError`` / ``TypeError`` naming the
     argument): ``max_new_tokens <= 0``, ``repetition_penalty <= 0`` or NaN, and when sampling ``top_k < 0``,
