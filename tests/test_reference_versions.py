@@ -15,10 +15,12 @@ Also here: ``generate`` on the one-real-token row equals the reference token for
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -27,6 +29,7 @@ from qwen_lite.config import from_hf_dict, tiny
 from qwen_lite.generation import generate
 from qwen_lite.model import Qwen25VLForConditionalGeneration
 from qwen_lite.processing import IMAGE_MEAN, IMAGE_STD, preprocess_images
+from qwen_lite.processor import Qwen25VLProcessor
 from qwen_lite.rope import get_rope_index
 from qwen_lite.weights import from_pretrained, save_pretrained
 from tests.reference import (
@@ -143,6 +146,45 @@ def probe_channel_axis_of_pil_images(models):
 
     theirs = {k: grid(lambda im=im: processor(images=[im], return_tensors="pt")) for k, im in images.items()}
     ours = {k: grid(lambda im=im: preprocess_images(im)) for k, im in images.items()}
+    return theirs, ours
+
+
+@functools.cache
+def hf_processor():
+    """The reference Qwen2_5_VLProcessor of tests/test_processor.py (released tokenizer files, PIL images)."""
+    from tests.test_processor import reference_processor
+    from tests.test_tokenizer import released_tokenizer
+
+    with tempfile.TemporaryDirectory() as folder:
+        return reference_processor(released_tokenizer(Path(folder)))  # loaded into memory
+
+
+def probe_processor_mm_token_type_ids(models):
+    """5.x's processor returns mm_token_type_ids unasked (its model needs them: forward_without_mm_token_type_ids);
+    4.57's and qwen_lite's return them when asked (``return_mm_token_type_ids=True``)."""
+    text, image = "<|vision_start|><|image_pad|><|vision_end|>Hi", Image.new("RGB", (56, 56), (10, 20, 30))
+    theirs = "mm_token_type_ids" in hf_processor()(text=text, images=[image], return_tensors="pt")
+    return theirs, "mm_token_type_ids" in Qwen25VLProcessor()(text=text, images=[image])
+
+
+def probe_video_pad_token_type(models):
+    """4.57's processor types only image pads (1): a video pad gets 0, as text. 5.x types it 2, and its model
+    takes those types for 3-D positions. 5.x's video processor needs torchvision (absent), so its types come
+    from ``create_mm_token_type_ids``, the method its ``__call__`` uses; 4.57's ``__call__`` takes the
+    placeholder without a video."""
+    text, video_pad = "<|vision_start|><|video_pad|><|vision_end|>", 151656
+    processor = hf_processor()
+    if hasattr(processor, "create_mm_token_type_ids"):  # 5.x
+        ids = processor.tokenizer(text)["input_ids"]
+        types = processor.create_mm_token_type_ids([ids])[0]
+    else:
+        out = processor(text=text, return_mm_token_type_ids=True)
+        ids, types = out["input_ids"][0], out["mm_token_type_ids"][0]
+    theirs = sorted({int(t) for i, t in zip(ids, types) if i == video_pad})
+    out = Qwen25VLProcessor()(
+        text=text, videos=[np.zeros((2, 28, 28, 3), np.uint8)], return_mm_token_type_ids=True
+    )
+    ours = out["mm_token_type_ids"][out["input_ids"] == video_pad].unique().tolist()
     return theirs, ours
 
 

