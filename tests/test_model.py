@@ -13,7 +13,7 @@ import torch
 from qwen_lite.config import tiny
 from qwen_lite.model import Qwen25VLForConditionalGeneration
 from qwen_lite.trace import trace_shapes
-from tests.model_inputs import CFG, IMG, VE, VID, block, left_pad, model_pair, pixels, text
+from tests.model_inputs import CFG, IMG, VE, VID, block, left_pad, model_pair, our_model, pixels, text
 from tests.reference import hf_key, reference_forward, reference_next_positions
 
 # --- parity ------------------------------------------------------------------------------------------
@@ -22,6 +22,12 @@ from tests.reference import hf_key, reference_forward, reference_next_positions
 @pytest.fixture(scope="module")
 def models():
     return model_pair()
+
+
+@pytest.fixture(scope="module")
+def ours():
+    """``models``' qwen_lite model alone: the tests without transformers (the minimum-versions job too)."""
+    return our_model()
 
 
 def assert_logits_match(models, **inputs):
@@ -134,8 +140,7 @@ def test_tied_embeddings_match_reference():
 # --- errors, trace -------------------------------------------------------------------------------------
 
 
-def test_placeholder_feature_mismatch_names_the_image(models):
-    ours, _ = models
+def test_placeholder_feature_mismatch_names_the_image(ours):
     pixel_values, grid = pixels((1, 4, 4), (1, 4, 6))  # 4 and 6 merged tokens
     ids = torch.tensor([text(2) + block(IMG, (1, 4, 4)) + text(1) + block(IMG, (1, 4, 4)) + text(1)])
     with pytest.raises(
@@ -148,16 +153,14 @@ def test_placeholder_feature_mismatch_names_the_image(models):
         ours(ids, pixel_values_videos=video, video_grid_thw=video_grid)
 
 
-def test_decode_step_needs_rope_deltas(models):
-    ours, _ = models
+def test_decode_step_needs_rope_deltas(ours):
     with torch.no_grad():
         out = ours(torch.tensor([text(4)]), use_cache=True)
         with pytest.raises(ValueError, match="rope_deltas"):
             ours(torch.tensor([[5]]), past_key_values=out.past_key_values)
 
 
-def test_trace_records_every_stage(models):
-    ours, _ = models
+def test_trace_records_every_stage(ours):
     pixel_values, grid = pixels((1, 4, 4))
     ids = torch.tensor([text(2) + block(IMG, grid[0])])
     with torch.no_grad(), trace_shapes() as trace:
@@ -168,9 +171,8 @@ def test_trace_records_every_stage(models):
     assert trace.rows[-1][0] == "lm_head" and trace.rows[-1][2] == (1, 1, CFG.text.vocab_size)
 
 
-def test_forward_refuses_wrong_dtypes_and_inconsistent_inputs(models):
+def test_forward_refuses_wrong_dtypes_and_inconsistent_inputs(ours):
     """Each error names the argument (TypeError for a dtype, ValueError for a value), before any computation."""
-    ours, _ = models
     pixel_values, grid = pixels((1, 4, 4))
     ids = torch.tensor([text(2) + block(IMG, grid[0]) + text(1)])
     video, video_grid = pixels((2, 4, 4))
