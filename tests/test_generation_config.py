@@ -24,10 +24,8 @@ from qwen_lite.generation import GenerationConfig, generate, process_logits
 from qwen_lite.model import Qwen25VLForConditionalGeneration
 from qwen_lite.processor import Qwen25VLProcessor
 from qwen_lite.weights import CheckpointError, from_pretrained, save_pretrained
-from tests.model_inputs import CFG, model_pair, text
+from tests.model_inputs import CFG, model_pair, our_model, text
 from tests.reference import reference_generate
-
-pytestmark = pytest.mark.reference
 
 IM_END, END_OF_TEXT, NEWLINE = 151645, 151643, 198
 # The released Qwen2.5-VL-7B-Instruct generation_config.json (transformers_version is metadata).
@@ -38,6 +36,7 @@ CHAT = [151644, 872, 198, 9707, 151645, 198, 151644, 77091, 198]  # user: "Hello
 
 
 def hf_from_folder(folder):
+    """transformers' model read from a checkpoint folder (its generation_config.json included)."""
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     return Qwen2_5_VLForConditionalGeneration.from_pretrained(folder, attn_implementation="sdpa").eval()
@@ -54,9 +53,20 @@ def test_model_built_here_has_the_released_instruct_defaults():
     )
     g = model.generation_config
     assert (g.do_sample, g.repetition_penalty, g.max_new_tokens) == (False, 1.0, None)  # greedy, no penalty
-    # transformers' own defaults for the sampling fields (used once do_sample=True is asked for).
+    assert (g.temperature, g.top_k, g.top_p) == (1.0, 50, 1.0)  # transformers' defaults (next test)
+    # The ids follow the model config (the compact test vocabulary moves them).
+    compact = Qwen25VLForConditionalGeneration(CFG).generation_config
+    assert compact.eos_token_id == [CFG.eos_token_id, CFG.bos_token_id]
+
+
+@pytest.mark.reference
+def test_sampling_defaults_are_transformers_defaults():
+    """transformers' own defaults for the sampling fields (used once do_sample=True is asked for). 4.57's
+    ``GenerationConfig()`` holds them; 5.x's leaves them None and applies ``_get_default_generation_params()``
+    at generate: the effective values are compared, and they agree."""
     from transformers import GenerationConfig as HFGenerationConfig
 
+    g = Qwen25VLForConditionalGeneration(tiny()).generation_config
     hf = HFGenerationConfig()
     defaults = getattr(hf, "_get_default_generation_params", lambda: vars(hf))()  # 5.x: applied at generate
     assert (g.temperature, g.top_k, g.top_p) == (
@@ -64,37 +74,48 @@ def test_model_built_here_has_the_released_instruct_defaults():
         defaults["top_k"],
         defaults["top_p"],
     )
-    assert (g.temperature, g.top_k, g.top_p) == (1.0, 50, 1.0)
-    # The ids follow the model config (the compact test vocabulary moves them).
-    compact = Qwen25VLForConditionalGeneration(CFG).generation_config
-    assert compact.eos_token_id == [CFG.eos_token_id, CFG.bos_token_id]
 
 
-def test_generate_without_eos_stops_at_im_end_like_transformers(tmp_path):
-    """Handed case pipeline_fidelity/07: the lm_head is edited so <|im_end|> is greedy token 2."""
+def im_end_second():
+    """(model, its greedy ids for CHAT): the lm_head edited so <|im_end|> is greedy token 2."""
     torch.manual_seed(0)
     model = Qwen25VLForConditionalGeneration(tiny()).eval()
     ids = torch.tensor([CHAT])
     with torch.no_grad():
         second = int(model.generate(ids, max_new_tokens=2)[0, -1])
         model.lm_head.weight[IM_END] = 1.01 * model.lm_head.weight[second]
-    got = model.generate(ids, max_new_tokens=6)
+    return model, model.generate(ids, max_new_tokens=6)
+
+
+def test_generate_without_eos_stops_at_im_end(tmp_path):
+    """Handed case pipeline_fidelity/07: the lm_head is edited so <|im_end|> is greedy token 2."""
+    model, got = im_end_second()
     new = got[0, len(CHAT) :].tolist()
     assert len(new) == 2 and new[1] == IM_END  # stopped right after <|im_end|>
+    ids = torch.tensor([CHAT])
     assert (
         generate(model, ids, max_new_tokens=6, eos_token_id=[]).shape[1] == len(CHAT) + 6
     )  # [] = never stop
-    # transformers on the same folder (it reads the generation_config.json save_pretrained wrote).
     save_pretrained(model, tmp_path)
     assert json.loads((tmp_path / "generation_config.json").read_text())["eos_token_id"] == [
         IM_END,
         END_OF_TEXT,
     ]
-    assert torch.equal(got, hf_from_folder(tmp_path).generate(ids, max_new_tokens=6))
+    assert torch.equal(from_pretrained(tmp_path).generate(ids, max_new_tokens=6), got)
+
+
+@pytest.mark.reference
+def test_generate_without_eos_stops_at_im_end_like_transformers(tmp_path):
+    # transformers on the same folder (it reads the generation_config.json save_pretrained wrote).
+    model, got = im_end_second()
+    save_pretrained(model, tmp_path)
+    assert torch.equal(got, reference_generate(hf_from_folder(tmp_path), input_ids=torch.tensor([CHAT]),
+                                               max_new_tokens=6))  # fmt: skip
 
 
 def test_explicit_arguments_override_the_config_and_none_means_use_it():
-    ours, _ = model_pair(seed=3)
+    ours = our_model(seed=3)
+    torch.manual_seed(0)
     ids = torch.tensor([text(6)])
     free = generate(ours, ids, max_new_tokens=6, eos_token_id=[])
     stop = int(free[0, 8])  # the 3rd new token
@@ -114,6 +135,7 @@ def test_explicit_arguments_override_the_config_and_none_means_use_it():
     assert generate(ours, ids, eos_token_id=[]).shape[1] == 6 + 20
 
 
+@pytest.mark.reference
 def test_explicit_none_differs_from_transformers_on_purpose():
     """transformers treats an *explicit* eos_token_id=None as "unset the field" (never stop); qwen_lite as
     "not given" (the config's end ids), so a helper that forwards None changes nothing. [] never stops."""
@@ -161,32 +183,48 @@ def released_like_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("released_like")
     save_pretrained(model, folder)
     (folder / "generation_config.json").write_text(json.dumps(RELEASED))
-    return from_pretrained(folder), hf_from_folder(folder), prompts, first, folder
+    return from_pretrained(folder), prompts, first, folder
+
+
+@pytest.fixture(scope="module")
+def released_like_reference(released_like_folder):
+    """transformers' model read from ``released_like_folder``."""
+    return hf_from_folder(released_like_folder[-1])
+
+
+RELEASED_CONFIG = GenerationConfig(
+    eos_token_id=[IM_END, END_OF_TEXT], pad_token_id=END_OF_TEXT, bos_token_id=END_OF_TEXT, do_sample=True,
+    temperature=0.1, top_k=1, top_p=0.001, repetition_penalty=1.05,
+)  # fmt: skip
 
 
 def test_from_pretrained_reads_generation_config_json(released_like_folder):
-    ours, theirs, *_ = released_like_folder
-    assert ours.generation_config == GenerationConfig(
-        eos_token_id=[IM_END, END_OF_TEXT], pad_token_id=END_OF_TEXT, bos_token_id=END_OF_TEXT, do_sample=True,
-        temperature=0.1, top_k=1, top_p=0.001, repetition_penalty=1.05,
-    )  # fmt: skip
-    for field in dataclasses.fields(GenerationConfig):  # the same values transformers read from the file
-        assert getattr(ours.generation_config, field.name) == getattr(theirs.generation_config, field.name)
-
-
-@pytest.mark.parametrize("prompt", ["text", "image"])
-def test_folder_generation_config_matches_transformers(released_like_folder, prompt):
-    ours, theirs, prompts, first, _ = released_like_folder
-    inputs = prompts[prompt]
+    ours, prompts, first, _ = released_like_folder
+    assert ours.generation_config == RELEASED_CONFIG
+    # The file's penalty decides the text prompt's first token; without it "\n" wins.
+    inputs = prompts["text"]
     length = inputs["input_ids"].shape[1]
+    assert int(ours.generate(**inputs, max_new_tokens=1)[0, length]) == first
+    greedy = ours.generate(**inputs, max_new_tokens=1, do_sample=False, repetition_penalty=1.0)
+    assert int(greedy[0, length]) == NEWLINE
+
+
+@pytest.mark.reference
+def test_transformers_reads_the_same_generation_config_json(released_like_reference):
+    theirs = released_like_reference.generation_config
+    for field in dataclasses.fields(GenerationConfig):  # the values transformers read from the file
+        assert getattr(RELEASED_CONFIG, field.name) == getattr(theirs, field.name), field.name
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("prompt", ["text", "image"])
+def test_folder_generation_config_matches_transformers(released_like_folder, released_like_reference, prompt):
+    ours, prompts, *_ = released_like_folder
+    inputs = prompts[prompt]
     got = ours.generate(**inputs, max_new_tokens=8)
     torch.manual_seed(0)  # transformers samples (top_k=1 leaves one token, so any seed gives these ids)
-    want = reference_generate(theirs, **inputs, max_new_tokens=8)  # 5.x: with its mm_token_type_ids
+    want = reference_generate(released_like_reference, **inputs, max_new_tokens=8)  # 5.x: + mm_token_type_ids
     assert torch.equal(got, want)
-    if prompt == "text":  # the file's penalty decides the first token; without it "\n" wins
-        assert int(got[0, length]) == first
-        greedy = ours.generate(**inputs, max_new_tokens=1, do_sample=False, repetition_penalty=1.0)
-        assert int(greedy[0, length]) == NEWLINE
 
 
 def test_unsupported_generation_keys_are_named_in_a_warning(released_like_folder, tmp_path):
@@ -210,19 +248,30 @@ def test_unsupported_generation_keys_are_named_in_a_warning(released_like_folder
         from_pretrained(tmp_path)
 
 
-def test_folder_without_generation_config_uses_config_json_like_transformers(tmp_path):
+def folder_without_generation_config(folder):
     torch.manual_seed(0)
-    save_pretrained(Qwen25VLForConditionalGeneration(tiny()), tmp_path)
-    (tmp_path / "generation_config.json").unlink()
-    ours = from_pretrained(tmp_path).generation_config
-    theirs = hf_from_folder(tmp_path).generation_config
+    save_pretrained(Qwen25VLForConditionalGeneration(tiny()), folder)
+    (folder / "generation_config.json").unlink()
+    return folder
+
+
+def test_folder_without_generation_config_uses_config_json(tmp_path):
+    ours = from_pretrained(folder_without_generation_config(tmp_path)).generation_config
     assert ours == GenerationConfig(eos_token_id=IM_END, bos_token_id=END_OF_TEXT)  # one end id, no pad
+
+
+@pytest.mark.reference
+def test_folder_without_generation_config_uses_config_json_like_transformers(tmp_path):
+    folder = folder_without_generation_config(tmp_path)
+    ours = from_pretrained(folder).generation_config
+    theirs = hf_from_folder(folder).generation_config
     assert (ours.eos_token_id, ours.pad_token_id, ours.bos_token_id) == (
         theirs.eos_token_id, theirs.pad_token_id, theirs.bos_token_id,
     )  # fmt: skip
 
 
-def test_save_pretrained_writes_the_models_generation_config(tmp_path):
+def save_with_settings(folder):
+    """A tiny model with non-default generation settings, saved to ``folder``."""
     torch.manual_seed(0)
     model = Qwen25VLForConditionalGeneration(tiny())
     model.generation_config = dataclasses.replace(
@@ -233,19 +282,29 @@ def test_save_pretrained_writes_the_models_generation_config(tmp_path):
         repetition_penalty=1.1,
         max_new_tokens=64,
     )
-    save_pretrained(model, tmp_path)
+    save_pretrained(model, folder)
+    return model
+
+
+def test_save_pretrained_writes_the_models_generation_config(tmp_path):
+    model = save_with_settings(tmp_path)
     written = json.loads((tmp_path / "generation_config.json").read_text())
     assert written == {"bos_token_id": END_OF_TEXT, "eos_token_id": [IM_END, END_OF_TEXT],
                        "pad_token_id": END_OF_TEXT, "do_sample": True, "top_k": 0, "top_p": 0.8,
                        "repetition_penalty": 1.1, "max_new_tokens": 64}  # fmt: skip
     assert from_pretrained(tmp_path).generation_config == model.generation_config
-    from transformers import GenerationConfig as HFGenerationConfig
-
-    hf = HFGenerationConfig.from_pretrained(tmp_path)
-    assert (hf.top_k, hf.top_p, hf.repetition_penalty, hf.max_new_tokens) == (0, 0.8, 1.1, 64)  # 0: top-k off
     assert GenerationConfig(top_k=None, top_p=None, temperature=None) == GenerationConfig(
         top_k=0
     )  # None: off
+
+
+@pytest.mark.reference
+def test_transformers_reads_the_generation_config_we_write(tmp_path):
+    from transformers import GenerationConfig as HFGenerationConfig
+
+    save_with_settings(tmp_path)
+    hf = HFGenerationConfig.from_pretrained(tmp_path)
+    assert (hf.top_k, hf.top_p, hf.repetition_penalty, hf.max_new_tokens) == (0, 0.8, 1.1, 64)  # 0: top-k off
 
 
 @pytest.mark.parametrize(
@@ -285,6 +344,7 @@ def test_broken_generation_config_json_names_the_file(released_like_folder, tmp_
         dict(do_sample=True, top_p=0.0),
     ],
 )
+@pytest.mark.reference
 def test_processors_equal_transformers_logits_processor_list(settings):
     """transformers builds its list in ``_get_logits_processor``; both must give the same scores bit for bit,
     on a left-padded batch (the penalty covers the padding and the prompt, as transformers' does)."""
@@ -309,6 +369,7 @@ def test_processors_equal_transformers_logits_processor_list(settings):
         )  # the pad id was penalised
 
 
+@pytest.mark.reference
 def test_sampling_matches_transformers_draw_for_draw():
     """torch's global generator (generator=None), as transformers uses: the same seed, the same draws."""
     ours, reference = model_pair(seed=3)
@@ -317,7 +378,8 @@ def test_sampling_matches_transformers_draw_for_draw():
     torch.manual_seed(11)
     got = generate(ours, ids, max_new_tokens=8, eos_token_id=[], **settings)
     torch.manual_seed(11)
-    want = reference.generate(ids, max_new_tokens=8, eos_token_id=None, pad_token_id=0, **settings)
+    want = reference_generate(reference, input_ids=ids, max_new_tokens=8, eos_token_id=None, pad_token_id=0,
+                              **settings)  # fmt: skip
     assert torch.equal(got, want)
     torch.manual_seed(12)
     assert not torch.equal(generate(ours, ids, max_new_tokens=8, eos_token_id=[], **settings), got)
