@@ -1,4 +1,4 @@
-"""generate() arguments: refused where transformers 4.57 refuses them, accepted with its result where it accepts.
+"""generate() arguments: refused where transformers refuses them, accepted with its result where it accepts.
 
 Every refusal is a ValueError / TypeError whose message names the argument (handed case randomized/04). Each
 row below was checked by running transformers' generate on the same tiny weights: the refusal tests run it
@@ -17,9 +17,7 @@ import torch
 from qwen_lite.config import tiny
 from qwen_lite.generation import GenerationConfig, generate
 from qwen_lite.model import Qwen25VLForConditionalGeneration
-from tests.model_inputs import CFG, left_pad, model_pair, text
-
-pytestmark = pytest.mark.reference
+from tests.model_inputs import CFG, left_pad, model_pair, our_model, text
 
 VOCAB = CFG.text.vocab_size
 
@@ -30,15 +28,23 @@ def models():
 
 
 @pytest.fixture(scope="module")
+def ours():
+    """``models``' qwen_lite model alone: the tests without transformers (the minimum-versions job too)."""
+    return our_model(seed=3)
+
+
+@pytest.fixture(scope="module")
 def prompt():
     torch.manual_seed(0)
     return torch.tensor([text(5)])
 
 
 def hf_generate(reference, ids, **kwargs):
+    from tests.reference import reference_generate
+
     kwargs.setdefault("max_new_tokens", 3)
     kwargs.setdefault("pad_token_id", CFG.bos_token_id)
-    return reference.generate(ids, **kwargs)
+    return reference_generate(reference, input_ids=ids, **kwargs)
 
 
 # --- handed case randomized/04 ----------------------------------------------------------------------------------
@@ -77,16 +83,22 @@ REFUSED_BY_BOTH = [
 @pytest.mark.parametrize(
     "name, kwargs", REFUSED_BY_BOTH, ids=[f"{n}={list(k.values())[-1]}" for n, k in REFUSED_BY_BOTH]
 )
+def test_refused_naming_the_argument(ours, prompt, name, kwargs):
+    with pytest.raises((ValueError, TypeError), match=rf"^{name}\b"):
+        generate(ours, prompt, **{"max_new_tokens": 3, **kwargs})
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize(
+    "name, kwargs", REFUSED_BY_BOTH, ids=[f"{n}={list(k.values())[-1]}" for n, k in REFUSED_BY_BOTH]
+)
 def test_refused_like_transformers(models, prompt, name, kwargs):
-    ours, reference = models
+    _, reference = models
     with pytest.raises(ValueError):
         hf_generate(reference, prompt, **kwargs)
-    with pytest.raises((ValueError, TypeError), match=rf"^{name}\b"):
-        generate(ours, prompt, max_new_tokens=kwargs.pop("max_new_tokens", 3), **kwargs)
 
 
-def test_value_from_the_config_is_named_as_such(models, prompt):
-    ours, _ = models
+def test_value_from_the_config_is_named_as_such(ours, prompt):
     ours.generation_config.top_k = -1  # attribute assignment skips the dataclass check: generate checks again
     try:
         with pytest.raises(
@@ -130,15 +142,13 @@ STRICTER = [
 @pytest.mark.parametrize(
     "name, error, kwargs", STRICTER, ids=[f"{n}={list(k.values())[-1]}" for n, _, k in STRICTER]
 )
-def test_refused_where_transformers_accepts_nonsense(models, prompt, name, error, kwargs):
-    ours, _ = models
+def test_refused_where_transformers_accepts_nonsense(ours, prompt, name, error, kwargs):
     kwargs.setdefault("max_new_tokens", 3)
     with pytest.raises(error, match=rf"^{name}\b"):
         generate(ours, prompt, **kwargs)
 
 
-def test_transformers_options_qwen_lite_does_not_run_are_refused(models, prompt):
-    ours, reference = models
+def test_transformers_options_qwen_lite_does_not_run_are_refused(ours, prompt):
     with pytest.raises(
         TypeError, match=r"num_beams=2 is a transformers generation option that qwen_lite does not"
     ):
@@ -147,18 +157,25 @@ def test_transformers_options_qwen_lite_does_not_run_are_refused(models, prompt)
         generate(ours, prompt, max_length=10)
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'topk'"):  # a typo
         generate(ours, prompt, topk=5)
+    # The values that change nothing are accepted, so a call written for transformers runs unchanged.
+    got = generate(ours, prompt, max_new_tokens=3, **NEUTRAL)
+    assert torch.equal(got, generate(ours, prompt, max_new_tokens=3))
+
+
+NEUTRAL = dict(num_beams=1, num_return_sequences=1, min_new_tokens=0, return_dict_in_generate=False,
+               output_scores=False, length_penalty=1.0, early_stopping=False)  # fmt: skip
+
+
+@pytest.mark.reference
+def test_transformers_refuses_the_typo_and_runs_the_neutral_options(models, prompt):
+    ours, reference = models
     with pytest.raises(ValueError, match="topk"):  # transformers: "model_kwargs are not used by the model"
         hf_generate(reference, prompt, topk=5)
-    # The values that change nothing are accepted, so a call written for transformers runs unchanged.
-    neutral = dict(num_beams=1, num_return_sequences=1, min_new_tokens=0, return_dict_in_generate=False,
-                   output_scores=False, length_penalty=1.0, early_stopping=False)  # fmt: skip
-    got = generate(ours, prompt, max_new_tokens=3, **neutral)
-    assert torch.equal(got, generate(ours, prompt, max_new_tokens=3))
-    assert torch.equal(got, hf_generate(reference, prompt, eos_token_id=CFG.eos_token_id, **neutral))
+    got = generate(ours, prompt, max_new_tokens=3, **NEUTRAL)
+    assert torch.equal(got, hf_generate(reference, prompt, eos_token_id=CFG.eos_token_id, **NEUTRAL))
 
 
-def test_input_checks_name_the_argument(models, prompt):
-    ours, _ = models
+def test_input_checks_name_the_argument(ours, prompt):
     with pytest.raises(TypeError, match="input_ids: expected an integer tensor"):
         generate(ours, prompt.float())
     with pytest.raises(TypeError, match="input_ids: expected a torch.Tensor"):
@@ -173,12 +190,16 @@ def test_input_checks_name_the_argument(models, prompt):
         generate(ours, prompt, do_sample=True, generator=0)
 
 
-def test_sampling_never_crashes_inside_multinomial(models, prompt):
+@pytest.mark.reference
+def test_transformers_crashes_inside_multinomial(models, prompt):
     """A temperature so small that logits / temperature overflow: transformers dies in torch.multinomial
-    (RuntimeError "probability tensor contains either inf, nan or element < 0"); qwen_lite says why."""
-    ours, reference = models
+    (RuntimeError "probability tensor contains either inf, nan or element < 0"); qwen_lite says why (next)."""
+    _, reference = models
     with pytest.raises(RuntimeError, match="probability tensor"):
         hf_generate(reference, prompt, do_sample=True, temperature=1e-45, top_k=0)
+
+
+def test_sampling_never_crashes_inside_multinomial(ours, prompt):
     with pytest.raises(ValueError, match=r"sampling step 0: .* not finite .*temperature"):
         generate(ours, prompt, max_new_tokens=3, do_sample=True, temperature=1e-45, top_k=0)
 
@@ -209,6 +230,7 @@ EDGE_VALUES = [
 ]
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("kwargs", EDGE_VALUES, ids=[str(k) for k in EDGE_VALUES])
 def test_edge_values_accepted_with_transformers_result(models, prompt, kwargs):
     ours, reference = models
@@ -232,6 +254,7 @@ def test_edge_values_accepted_with_transformers_result(models, prompt, kwargs):
     assert torch.equal(got, want)
 
 
+@pytest.mark.reference
 def test_large_max_new_tokens_stops_at_the_end_id(models, prompt):
     ours, reference = models
     free = generate(ours, prompt, max_new_tokens=4, eos_token_id=[])
@@ -242,17 +265,26 @@ def test_large_max_new_tokens_stops_at_the_end_id(models, prompt):
     )
 
 
-def test_int_temperature_and_penalty_are_exact_floats(models, prompt):
+def test_int_temperature_and_penalty_are_exact_floats(ours, prompt):
+    """2 is exactly 2.0, so qwen_lite accepts it with the 2.0 result (transformers refuses it: next test)."""
+    assert torch.equal(
+        generate(ours, prompt, repetition_penalty=2), generate(ours, prompt, repetition_penalty=2.0)
+    )
+    sample = dict(do_sample=True, top_k=1, max_new_tokens=3)
+    assert torch.equal(
+        generate(ours, prompt, temperature=2, **sample), generate(ours, prompt, temperature=2.0, **sample)
+    )
+
+
+@pytest.mark.reference
+def test_int_temperature_and_penalty_like_transformers(models, prompt):
     """transformers refuses an int temperature/penalty other than 1 ("has to be a strictly positive float");
-    2 is exactly 2.0, so qwen_lite accepts it with the 2.0 result instead."""
+    qwen_lite gives transformers' 2.0 result."""
     ours, reference = models
     with pytest.raises(ValueError, match="strictly positive float"):
         hf_generate(reference, prompt, do_sample=True, temperature=2)
     with pytest.raises(ValueError, match="strictly positive float"):
         hf_generate(reference, prompt, repetition_penalty=2)
-    assert torch.equal(
-        generate(ours, prompt, repetition_penalty=2), generate(ours, prompt, repetition_penalty=2.0)
-    )
     sample = dict(do_sample=True, top_k=1, max_new_tokens=3)
     assert torch.equal(
         generate(ours, prompt, temperature=2, **sample),
@@ -260,17 +292,28 @@ def test_int_temperature_and_penalty_are_exact_floats(models, prompt):
     )
 
 
-def test_attention_mask_dtypes_and_inferred_mask_like_transformers(models):
-    ours, reference = models
+def padded_prompts():
     torch.manual_seed(1)
-    ids, mask = left_pad([text(3), text(6)], pad=0)
+    return left_pad([text(3), text(6)], pad=0)
+
+
+@pytest.mark.reference
+def test_attention_mask_and_inferred_mask_like_transformers(models):
+    ours, reference = models
+    ids, mask = padded_prompts()
     base = generate(ours, ids, attention_mask=mask, max_new_tokens=3, pad_token_id=0)
     assert torch.equal(base, hf_generate(reference, ids, attention_mask=mask, pad_token_id=0))
+    # No mask, pad id 0 in the prompt and not an end id: transformers infers input_ids != 0 (so does qwen_lite).
+    assert torch.equal(hf_generate(reference, ids, pad_token_id=0), base)
+
+
+def test_attention_mask_dtypes_and_inferred_mask(ours):
+    ids, mask = padded_prompts()
+    base = generate(ours, ids, attention_mask=mask, max_new_tokens=3, pad_token_id=0)
     for other in (mask.bool(), mask.float(), mask.int()):
         assert torch.equal(generate(ours, ids, attention_mask=other, max_new_tokens=3, pad_token_id=0), base)
-    # No mask, pad id 0 in the prompt and not an end id: transformers infers input_ids != 0 -- so does qwen_lite.
+    # No mask, pad id 0 in the prompt and not an end id: the mask is inferred as input_ids != 0, as transformers.
     assert torch.equal(generate(ours, ids, max_new_tokens=3, pad_token_id=0), base)
-    assert torch.equal(hf_generate(reference, ids, pad_token_id=0), base)
     # Right padding: a warning (decoder-only generation appends after the last column).
     with pytest.warns(UserWarning, match="right padding"):
         generate(ours, ids, attention_mask=mask.flip(-1), max_new_tokens=1, pad_token_id=0)
