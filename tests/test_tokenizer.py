@@ -6,9 +6,10 @@ from a folder laid out like the released checkpoint's: a ``tokenizer.json`` conv
 ``tokenizer_config.json`` whose added-token table, special flags and special-token map are the released
 ones (written out below, independently of the package's table).
 
-Property tests (Hypothesis) run with a fixed seed and ``PROPERTY_EXAMPLES`` examples each (300 in CI);
-a longer run is ``QWEN_LITE_PROPERTY_EXAMPLES=20000 .venv/bin/python -m pytest tests/test_tokenizer.py
-tests/test_chat_template_errors.py -k property``.
+Property tests (Hypothesis) use the property suite's profiles (tests/properties/support.py): ``ci`` by
+default (a fixed seed, 300 examples each), ``long`` for a longer run with random seeds and
+``HYPOTHESIS_LONG_FACTOR`` (default 100) times as many examples: ``HYPOTHESIS_PROFILE=long .venv/bin/python -m
+pytest tests/test_tokenizer.py tests/test_chat_template_errors.py -k property``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import json
-import os
 from pathlib import Path
 
 import jinja2
@@ -24,7 +24,7 @@ import jinja2.sandbox
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from tokenizers import normalizers
 
@@ -38,14 +38,11 @@ from qwen_lite.tokenizer import (
     apply_chat_template,
     get_tokenizer,
 )
+from tests.properties.support import examples
 
-PROPERTY_EXAMPLES = int(os.environ.get("QWEN_LITE_PROPERTY_EXAMPLES", "300"))
-PROPERTY = settings(
-    max_examples=PROPERTY_EXAMPLES,
-    derandomize=True,  # a fixed seed: CI sees the same examples on every run
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+#: ``@PROPERTY``: 300 examples under the ``ci`` profile (fixed seed, no deadline, no example database), and
+#: HYPOTHESIS_LONG_FACTOR times as many under ``long``; importing support loads the profile HYPOTHESIS_PROFILE names.
+PROPERTY = examples(300)
 
 VECTORS = Path(__file__).parent / "fixtures" / "tokenizer_vectors"
 
