@@ -183,7 +183,8 @@ class Qwen25VLProcessor:
         (batch, seq): 0 text, 1 image pad, 2 video pad.
 
         Errors (``ValueError``/``TypeError``) name the argument, the item (``images[1][0]``,
-        ``messages[0]['content'][2]['max_pixels']``) and say what was expected and what arrived.
+        ``messages[0]['content'][2]['max_pixels']``; in a batch of conversations the conversation too,
+        ``messages[1][0]['content'][2]``) and say what was expected and what arrived.
         """
         if not (isinstance(return_tensors, str) and return_tensors == "pt"):
             raise ValueError(f"return_tensors: only 'pt' is supported, got {describe(return_tensors)}")
@@ -387,7 +388,7 @@ class Qwen25VLProcessor:
                         image_items[-1].append((where, item))
                     elif kind == "video" or "video" in item:
                         video_items[-1].append((where, item))
-        texts = [apply_chat_template(conversation) for conversation in conversations]
+        texts = [_templated(conversation, prefix) for conversation, prefix in zip(conversations, prefixes)]
 
         flat_images = [pair for items in image_items for pair in items]
         with_image = [(w, it) for w, it in flat_images if _image_value(it)[1] is not None]
@@ -732,6 +733,26 @@ def check_per_prompt(counts: list[int] | None, ids: list[torch.Tensor], token_id
                 f"{kind}s[{index}]: {count} {kind}s for prompt {index}, whose text has {placeholders} "
                 f"<|{kind}_pad|> placeholders"
             )
+
+
+def _templated(conversation, label: str) -> str:
+    """``apply_chat_template(conversation)``, its errors naming the place within the batch.
+
+    The template names a place relative to the one conversation it renders (``messages[0]['content'][2]``);
+    ``label`` is the conversation's own name (``messages`` alone, ``messages[1]`` in a batch), which replaces
+    that leading ``messages``: ``messages[1][0]['content'][2]``. Same exception type and text otherwise.
+    """
+    try:
+        return apply_chat_template(conversation)
+    except (TypeError, ValueError) as error:
+        text = str(error)
+        if (
+            label == "messages"
+            or not text.startswith("messages")
+            or type(error) not in (TypeError, ValueError)
+        ):
+            raise
+        raise type(error)(label + text.removeprefix("messages")) from None
 
 
 def _conversations(messages) -> tuple[list, list[str]]:

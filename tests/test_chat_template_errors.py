@@ -201,3 +201,29 @@ def test_property_malformed_messages_name_the_place(messages, data):
         apply_chat_template(broken)
     assert str(caught.value).startswith(where + ": expected"), (where, str(caught.value))
     assert "got " in str(caught.value)
+
+
+# A conversation's place in a batch (processor(messages=[conversation, ...])): the error names both. The place
+# is compared (the processor words some of its own checks differently), and what arrived. "a batch" is no
+# malformed input for the processor: it takes batches.
+PER_CONVERSATION = sorted(
+    name
+    for name, (_, _, start, _) in MALFORMED.items()
+    if start.startswith("messages[") and name != "a batch"
+)
+
+
+@pytest.mark.parametrize("name", PER_CONVERSATION)
+def test_errors_in_a_batch_of_conversations_name_the_conversation(name):
+    messages, error, start, arrived = MALFORMED[name]
+    place = start.split(":")[0]  # e.g. messages[0]['content'][1]
+    processor = Qwen25VLProcessor()
+    with pytest.raises(error) as caught:  # alone: the conversation is `messages`
+        processor(messages=messages)
+    assert str(caught.value).startswith(place + ": "), str(caught.value)
+    with pytest.raises(error) as caught:  # second in a batch: messages[1][0]['content'][1]
+        processor(messages=[[USER], messages])
+    assert str(caught.value).startswith("messages[1]" + place.removeprefix("messages") + ": "), str(
+        caught.value
+    )
+    assert arrived in str(caught.value), str(caught.value)
