@@ -30,14 +30,16 @@ Opt-in, never in CI: it writes a multi-GB checkpoint and needs the memory of the
    * decode: greedy ``generate`` with the end ids disabled, ``--decode-tokens`` new tokens; seconds per
      token from the time stamps of the first and the last new token (each library's own loop);
    * next to the wall times of the warm prefill and of decoding, the process CPU time (all threads):
-     on a busy machine it moves less than the wall time, so its ratio is the steadier comparison.
+     on a busy machine it usually moves less than the wall time (though waiting threads that spin count).
 
 The greedy ids and the last prefill logits of both are compared (bit for bit). Results go to
 ``benchmarks/real_size_results.json`` (``--out``), under ``runs["3B-bfloat16"]`` (preset-dtype; other runs in
 the file are kept), with the machine they were measured on (CPU model, cores, threads, RAM, load
-average): on a shared machine the times are noisy, so the load average is recorded at the start and the
-end of the run and of each process. The reference is the transformers of ``--reference-python`` (default: this
-interpreter, transformers 4.57.6 in ``.venv``; ``.venv-tf5/bin/python`` for 5.x).
+average). Times are only as good as the machine is quiet: each process also records ``others_cpu_share``,
+the share of the machine's CPU time *other* processes used while it measured (from ``/proc/stat``; the
+load average cannot tell, as the benchmark's own threads raise it by about ``--threads``), and the run is
+marked ``quiet`` when both shares are below 0.1. The reference is the transformers of ``--reference-python``
+(default: this interpreter, transformers 4.57.6 in ``.venv``; ``.venv-tf5/bin/python`` for 5.x).
 """
 
 from __future__ import annotations
@@ -185,6 +187,33 @@ def prompt_inputs(size: int = IMAGE_SIZE) -> dict:
 # --- one library in one process ---------------------------------------------------------------------------
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes have run since boot (``/proc/stat``: every column but idle and iowait)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class Contention:
+    """How much of the machine's CPU time others used while this process measured (0: a quiet machine).
+
+    ``share()``: (CPU seconds of every process - this process's) / (wall seconds x cores) since creation.
+    The load average cannot tell this apart: the benchmark's own threads raise it by about ``--threads``.
+    """
+
+    def __init__(self):
+        self.busy, self.own, self.wall = busy_cpu_seconds(), time.process_time(), time.perf_counter()
+
+    def share(self) -> float | None:
+        busy = busy_cpu_seconds()
+        if busy is None or self.busy is None:
+            return None
+        others = (busy - self.busy) - (time.process_time() - self.own)
+        return round(max(others, 0.0) / ((time.perf_counter() - self.wall) * os.cpu_count()), 3)
+
+
 def memory_status() -> dict:
     """VmRSS, RssAnon, RssFile and the peak VmHWM of this process, in GB (Linux /proc/self/status)."""
     fields = dict(
@@ -239,6 +268,7 @@ def child(
     dtype = getattr(torch, dtype_name)
     inputs = torch.load(inputs_path)
     out = {"memory_gb": {}, "load_average_start": [round(x, 2) for x in os.getloadavg()]}
+    contention = Contention()
     if side == "qwen_lite":
         from qwen_lite.weights import from_pretrained
 
@@ -323,6 +353,7 @@ def child(
     out["memory_gb"]["end"] = memory_status()
     out["peak_rss_gb"] = out["memory_gb"]["end"]["VmHWM"]
     out["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    out["others_cpu_share"] = contention.share()
     return out
 
 
@@ -537,8 +568,18 @@ def main() -> None:
         reference=sides["reference"],
         comparison=comparison,
         seconds=round(time.perf_counter() - start, 1),
+        quiet=all(
+            sides[side]["others_cpu_share"] is not None and sides[side]["others_cpu_share"] < 0.1
+            for side in sides
+        ),
     )
     print_table(sides["qwen_lite"], sides["reference"], comparison)
+    shares = [sides[side]["others_cpu_share"] for side in sides]
+    print(
+        f"other processes used {shares[0]} / {shares[1]} of the CPUs during the qwen_lite / reference process"
+    )
+    if not results["quiet"]:
+        print("NOT QUIET: other processes competed for the CPUs; the times are not representative")
     print(f"done in {results['seconds']:.0f} s; load average {machine['load_average_end'][0]}")
     out = args.out or (None if args.quick else DEFAULT_OUT)
     if out is not None:
