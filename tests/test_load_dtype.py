@@ -245,7 +245,9 @@ def test_resident_memory_of_a_sharded_load(bf16_folder):
     assert not kept["sympy"]
     cast = rss_growth(folder, "float32")
     assert cast["RssAnon"] >= 0.9 * converted.weights
-    assert cast["VmHWM"] <= converted.total + 0.2 * same.weights
+    # The peak also counts the bf16 shards' file-backed pages while they are read (page cache the kernel can
+    # drop, so the memory check does not count them): at most anonymous need + the files themselves.
+    assert cast["VmHWM"] <= converted.total + same.weights
 
 
 def test_building_on_meta_skips_the_random_init():
