@@ -38,8 +38,10 @@ the file are kept), with the machine they were measured on (CPU model, cores, th
 average). Times are only as good as the machine is quiet: each process also records ``others_cpu_share``,
 the share of the machine's CPU time *other* processes used while it measured (from ``/proc/stat``; the
 load average cannot tell, as the benchmark's own threads raise it by about ``--threads``), and the run is
-marked ``quiet`` when both shares are below 0.1. The reference is the transformers of ``--reference-python``
-(default: this interpreter, transformers 4.57.6 in ``.venv``; ``.venv-tf5/bin/python`` for 5.x).
+marked ``quiet`` when both shares are below 0.1. A process measured while others used more is measured
+again (``--retries``, within ``--budget`` minutes), and the quietest attempt is kept. The reference is
+the transformers of ``--reference-python`` (default: this interpreter, transformers 4.57.6 in ``.venv``;
+``.venv-tf5/bin/python`` for 5.x).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ PROMPT = "Describe this image in detail: the objects, their colours and any visi
 SHARDS = {"3B": 4, "7B": 5, "quick": 2}
 CHECKPOINT_DTYPE = torch.bfloat16  # as released; --dtype is the dtype both libraries load it in
 GB = 1e9
+QUIET = 0.1  # a process measured while other processes used less than this share of the CPUs
 ABOUT = (
     "benchmarks/real_size.py: the released shapes with random bf16 weights, qwen_lite and transformers each "
     "in a fresh process (page cache evicted first), on the machine described in each run. Runs are keyed "
@@ -478,6 +481,19 @@ def main() -> None:
     parser.add_argument("--decode-tokens", type=int, default=16, help="greedy tokens generated (default 16)")
     parser.add_argument("--warm-runs", type=int, default=2, help="warm prefills, median taken (default 2)")
     parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="measure a library again (up to this many times) while other processes used "
+        f"{QUIET} or more of the CPUs; the quietest attempt is kept (default 2)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=13.0,
+        help="minutes: no retry that would likely end the run later (default 13)",
+    )
+    parser.add_argument(
         "--reference-python",
         default=sys.executable,
         help="interpreter whose transformers is the reference (default: this one)",
@@ -537,10 +553,21 @@ def main() -> None:
         length = inputs["input_ids"].shape[1]
         sides = {}
         for side, python in (("qwen_lite", sys.executable), ("reference", args.reference_python)):
-            evicted = evict_from_page_cache(folder) if args.evict else False
-            print(f"{side}: measuring (page cache evicted: {evicted}) ...", flush=True)
-            sides[side] = run_child(python, side, folder, args.dtype, inputs_path, args)
-            sides[side]["page_cache_evicted"] = evicted
+            attempts = []
+            while True:
+                evicted = evict_from_page_cache(folder) if args.evict else False
+                print(f"{side}: measuring (page cache evicted: {evicted}) ...", flush=True)
+                began = time.perf_counter()
+                figures = run_child(python, side, folder, args.dtype, inputs_path, args)
+                figures["page_cache_evicted"] = evicted
+                attempts.append(figures)
+                share, took = figures["others_cpu_share"], time.perf_counter() - began
+                left = args.budget * 60 - (time.perf_counter() - start)
+                if share is None or share < QUIET or len(attempts) > args.retries or left < 2.5 * took:
+                    break
+                print(f"  other processes used {share} of the CPUs: measuring again", flush=True)
+            sides[side] = min(attempts, key=lambda f: f["others_cpu_share"] or 0.0)
+            sides[side]["attempts_others_cpu_share"] = [f["others_cpu_share"] for f in attempts]
         comparison = compare(sides["qwen_lite"], sides["reference"], folder)
     machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     machine["transformers"] = sides["reference"].pop("transformers")
@@ -569,7 +596,7 @@ def main() -> None:
         comparison=comparison,
         seconds=round(time.perf_counter() - start, 1),
         quiet=all(
-            sides[side]["others_cpu_share"] is not None and sides[side]["others_cpu_share"] < 0.1
+            sides[side]["others_cpu_share"] is not None and sides[side]["others_cpu_share"] < QUIET
             for side in sides
         ),
     )
