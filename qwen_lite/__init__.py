@@ -16,13 +16,14 @@ from qwen_lite.seed_api import Qwen25VLModel, preprocess_image
 from qwen_lite.shapes import ShapeError, check_shape
 from qwen_lite.tokenizer import apply_chat_template, get_tokenizer
 from qwen_lite.trace import trace_shapes
-from qwen_lite.weights import from_pretrained, save_pretrained
+from qwen_lite.weights import NotEnoughMemoryError, from_pretrained, save_pretrained
 
 __all__ = [
     "PRESETS",
     "PreprocessorConfigError",
     "CheckpointError",
     "GenerationConfig",
+    "NotEnoughMemoryError",
     "Qwen25VLConfig",
     "Qwen25VLForConditionalGeneration",
     "Qwen25VLModel",
