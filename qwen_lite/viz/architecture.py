@@ -7,6 +7,8 @@ configuration it is given (the released 3B by default).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -18,22 +20,73 @@ JOIN = "#f28e2b"
 INPUT = "#d9d9d9"
 
 
-def _box(ax, x, y, w, h, title, lines=(), color=INPUT, fontsize=8.5):
+GREY_FILL = "#eeeeee"
+GREY_EDGE = "#bbbbbb"
+GREY_TEXT = "#9a9a9a"
+
+
+@dataclass(frozen=True)
+class _Box:
+    """One component of the architecture map: its place (in the 10.5 x 7.6 layout), its title, its detail."""
+
+    key: str
+    x: float
+    y: float
+    w: float
+    h: float
+    title: str
+    lines: tuple[str, ...] = ()
+    color: str = INPUT
+    short: str = ""  # the title on the mini-map (no numbers, so it reads the same for every preset)
+
+
+def _box(ax, box: _Box, fontsize=8.5, detail=True, state="normal"):
+    """Draw one box. ``state``: "normal", "highlight" (thick edge) or "grey" (faded, for the mini-map)."""
+    grey = state == "grey"
     ax.add_patch(
         FancyBboxPatch(
-            (x, y),
-            w,
-            h,
+            (box.x, box.y),
+            box.w,
+            box.h,
             boxstyle="round,pad=0.02,rounding_size=0.08",
-            fc=color,
-            ec="#333333",
-            lw=1,
+            fc=GREY_FILL if grey else box.color,
+            ec=GREY_EDGE if grey else "#333333",
+            lw=2.2 if state == "highlight" else 1,
             alpha=0.9,
         )
     )
-    ax.text(x + w / 2, y + h - 0.14, title, ha="center", va="top", fontsize=fontsize, weight="bold")
-    for i, line in enumerate(lines):
-        ax.text(x + w / 2, y + h - 0.42 - 0.24 * i, line, ha="center", va="top", fontsize=fontsize - 1.5)
+    color = GREY_TEXT if grey else "black"
+    if not detail:
+        ax.text(
+            box.x + box.w / 2,
+            box.y + box.h / 2,
+            box.short or box.title,
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            weight="bold" if state == "highlight" else "normal",
+            color=color,
+            wrap=True,
+        )
+        return
+    ax.text(
+        box.x + box.w / 2,
+        box.y + box.h - 0.14,
+        box.title,
+        ha="center",
+        va="top",
+        fontsize=fontsize,
+        weight="bold",
+    )
+    for i, line in enumerate(box.lines):
+        ax.text(
+            box.x + box.w / 2,
+            box.y + box.h - 0.42 - 0.24 * i,
+            line,
+            ha="center",
+            va="top",
+            fontsize=fontsize - 1.5,
+        )
 
 
 def _arrow(ax, start, end, label="", side="right", color="#333333"):
@@ -53,12 +106,12 @@ def _arrow(ax, start, end, label="", side="right", color="#333333"):
         )
 
 
-def architecture_figure(config=None, image_hw: tuple[int, int] = (588, 504), prompt_tokens: int = 26):
-    """Qwen2.5-VL on one page: processor, vision tower, merger, fusion, M-RoPE, decoder, lm_head.
-
-    Shapes are written for one image of ``image_hw`` pixels (already a multiple of 28) in a chat prompt of
-    ``prompt_tokens`` template tokens (one of them the ``<|image_pad|>`` placeholder).
-    """
+def architecture_boxes(
+    config=None, image_hw: tuple[int, int] = (588, 504), prompt_tokens: int = 26
+) -> list[_Box]:
+    """The components of :func:`architecture_figure`, each with a key (``"image"``, ``"patchify"``,
+    ``"patch_embed"``, ``"blocks"``, ``"merger"``, ``"prompt"``, ``"tokenize"``, ``"embed"``, ``"mrope"``,
+    ``"fuse"``, ``"decoder"``, ``"head"``, ``"next"``) that :mod:`qwen_lite.viz.minimap` highlights."""
     from qwen_lite.config import qwen25vl_3b
 
     c = config or qwen25vl_3b()
@@ -68,115 +121,144 @@ def architecture_figure(config=None, image_hw: tuple[int, int] = (588, 504), pro
     tokens = patches // v.spatial_merge_size**2
     seq = prompt_tokens - 1 + tokens
     full = ", ".join(map(str, v.fullatt_block_indexes))
+    return [
+        # inputs
+        _Box(
+            "image",
+            0.3,
+            6.55,
+            3.2,
+            0.85,
+            "image",
+            (f"{image_hw[1]} x {image_hw[0]} px (multiples of 28)",),
+            short="image (or video)",
+        ),
+        _Box(
+            "prompt", 6.6, 6.55, 3.6, 0.85, "chat prompt", ("<|vision_start|><|image_pad|><|vision_end|>...",)
+        ),
+        # vision side
+        _Box(
+            "patchify",
+            0.3,
+            5.25,
+            3.2,
+            0.95,
+            "processor: patchify",
+            (f"pixel_values ({patches}, {v.patch_dim})", f"image_grid_thw [1, {gh}, {gw}]"),
+            VISION,
+            short="resize + patchify",
+        ),
+        _Box(
+            "patch_embed",
+            0.3,
+            4.05,
+            3.2,
+            0.85,
+            "patch embed (Conv3d 2x14x14)",
+            (f"({patches}, {v.hidden_size})",),
+            VISION,
+            short="patch embed",
+        ),
+        _Box(
+            "blocks",
+            0.3,
+            2.35,
+            3.2,
+            1.35,
+            f"{v.depth} vision blocks",
+            (
+                "RMSNorm, attention + 2-D RoPE,",
+                "RMSNorm, SwiGLU MLP",
+                f"window attention ({v.window_size} px) except",
+                f"full attention in blocks {full}",
+            ),
+            VISION,
+            short="vision blocks\n2-D RoPE, window attention",
+        ),
+        _Box(
+            "merger",
+            0.3,
+            1.15,
+            3.2,
+            0.85,
+            "patch merger (2x2 -> 1)",
+            (f"({tokens}, {v.out_hidden_size})",),
+            VISION,
+            short="patch merger",
+        ),
+        # text side
+        _Box(
+            "tokenize",
+            6.6,
+            5.25,
+            3.6,
+            0.95,
+            "processor: tokenize, expand",
+            (f"input_ids (1, {seq})", f"1 placeholder -> {tokens} <|image_pad|>"),
+            short="tokenize, expand",
+        ),
+        _Box("embed", 6.6, 4.05, 2.3, 0.85, "embed_tokens", (f"({seq}, {t.hidden_size})",), TEXT),
+        _Box(
+            "mrope",
+            7.45,
+            2.35,
+            2.85,
+            1.25,
+            "M-RoPE: get_rope_index",
+            ("position_ids", f"(3, 1, {seq}): t, h, w", f"mrope_section {list(t.mrope_section)}"),
+            JOIN,
+            short="M-RoPE positions",
+        ),
+        # the join and the decoder
+        _Box("fuse", 3.85, 1.15, 2.45, 0.85, "fuse", ("overwrite the", "<|image_pad|> rows"), JOIN),
+        _Box(
+            "decoder",
+            3.85,
+            2.35,
+            2.45,
+            2.55,
+            f"{t.num_hidden_layers} decoder layers",
+            (
+                "RMSNorm",
+                f"GQA {t.num_attention_heads} q / {t.num_key_value_heads} kv heads",
+                "q, k, v with bias",
+                "M-RoPE on q, k",
+                "RMSNorm",
+                "SwiGLU MLP",
+                f"({seq}, {t.hidden_size})",
+            ),
+            TEXT,
+            short="decoder layers",
+        ),
+        _Box(
+            "head",
+            3.85,
+            5.25,
+            2.45,
+            0.95,
+            "norm + lm_head",
+            (f"logits (1, {seq}, {t.vocab_size:,})", "tied" if t.tie_word_embeddings else "untied"),
+            TEXT,
+        ),
+        _Box("next", 3.85, 6.55, 2.45, 0.85, "next token", ("greedy / sampling", "KV cache for decoding")),
+    ]
 
-    fig, ax = plt.subplots(figsize=(10.5, 7.6), dpi=80)
+
+def draw_architecture(
+    ax, boxes: list[_Box], highlight=None, detail: bool = True, fontsize: float = 8.5
+) -> None:
+    """Draw the boxes and arrows of the architecture map on ``ax`` (limits 10.5 x 7.6, axis off).
+
+    ``highlight``: ``None`` draws every box in its colour; a set of box keys draws those with a thick
+    edge and greys the rest (the mini-map). ``detail=False`` writes only each box's short title.
+    """
     ax.set_xlim(0, 10.5)
     ax.set_ylim(0, 7.6)
     ax.axis("off")
-
-    # inputs
-    _box(ax, 0.3, 6.55, 3.2, 0.85, "image", [f"{image_hw[1]} x {image_hw[0]} px (multiples of 28)"])
-    _box(ax, 6.6, 6.55, 3.6, 0.85, "chat prompt", ["<|vision_start|><|image_pad|><|vision_end|>..."])
-    # vision side
-    _box(
-        ax,
-        0.3,
-        5.25,
-        3.2,
-        0.95,
-        "processor: patchify",
-        [f"pixel_values ({patches}, {v.patch_dim})", f"image_grid_thw [1, {gh}, {gw}]"],
-        color=VISION,
-    )
-    _box(
-        ax,
-        0.3,
-        4.05,
-        3.2,
-        0.85,
-        "patch embed (Conv3d 2x14x14)",
-        [f"({patches}, {v.hidden_size})"],
-        color=VISION,
-    )
-    _box(
-        ax,
-        0.3,
-        2.35,
-        3.2,
-        1.35,
-        f"{v.depth} vision blocks",
-        [
-            "RMSNorm, attention + 2-D RoPE,",
-            "RMSNorm, SwiGLU MLP",
-            f"window attention ({v.window_size} px) except",
-            f"full attention in blocks {full}",
-        ],
-        color=VISION,
-    )
-    _box(
-        ax,
-        0.3,
-        1.15,
-        3.2,
-        0.85,
-        "patch merger (2x2 -> 1)",
-        [f"({tokens}, {v.out_hidden_size})"],
-        color=VISION,
-    )
-    # text side
-    _box(
-        ax,
-        6.6,
-        5.25,
-        3.6,
-        0.95,
-        "processor: tokenize, expand",
-        [f"input_ids (1, {seq})", f"1 placeholder -> {tokens} <|image_pad|>"],
-    )
-    _box(ax, 6.6, 4.05, 2.3, 0.85, "embed_tokens", [f"({seq}, {t.hidden_size})"], color=TEXT)
-    _box(
-        ax,
-        7.45,
-        2.35,
-        2.85,
-        1.25,
-        "M-RoPE: get_rope_index",
-        ["position_ids", f"(3, 1, {seq}): t, h, w", f"mrope_section {list(t.mrope_section)}"],
-        color=JOIN,
-    )
-    # the join and the decoder
-    _box(ax, 3.85, 1.15, 2.45, 0.85, "fuse", ["overwrite the", "<|image_pad|> rows"], color=JOIN)
-    _box(
-        ax,
-        3.85,
-        2.35,
-        2.45,
-        2.55,
-        f"{t.num_hidden_layers} decoder layers",
-        [
-            "RMSNorm",
-            f"GQA {t.num_attention_heads} q / {t.num_key_value_heads} kv heads",
-            "q, k, v with bias",
-            "M-RoPE on q, k",
-            "RMSNorm",
-            "SwiGLU MLP",
-            f"({seq}, {t.hidden_size})",
-        ],
-        color=TEXT,
-    )
-    _box(
-        ax,
-        3.85,
-        5.25,
-        2.45,
-        0.95,
-        "norm + lm_head",
-        [f"logits (1, {seq}, {t.vocab_size:,})", "tied" if t.tie_word_embeddings else "untied"],
-        color=TEXT,
-    )
-    _box(ax, 3.85, 6.55, 2.45, 0.85, "next token", ["greedy / sampling", "KV cache for decoding"])
-
-    # arrows
+    for box in boxes:
+        state = "normal" if highlight is None else ("highlight" if box.key in highlight else "grey")
+        _box(ax, box, fontsize=fontsize, detail=detail, state=state)
+    color = "#333333" if highlight is None else GREY_EDGE
     for x, (y0, y1) in [
         (1.9, (6.55, 6.2)),
         (1.9, (5.25, 4.9)),
@@ -188,13 +270,30 @@ def architecture_figure(config=None, image_hw: tuple[int, int] = (588, 504), pro
         (5.075, (4.9, 5.25)),
         (5.075, (6.2, 6.55)),
     ]:
-        _arrow(ax, (x, y0), (x, y1))
-    _arrow(ax, (9.6, 5.25), (9.6, 3.6), "input_ids,", side="right")
-    ax.text(9.68, 4.15, "grids", fontsize=7, family="monospace")
-    _arrow(ax, (3.5, 1.57), (3.85, 1.57))  # merger -> fuse
-    ax.plot([7.0, 7.0], [4.05, 1.57], color="#333333", lw=1.2)  # embeddings -> fuse
-    _arrow(ax, (7.0, 1.57), (6.3, 1.57))
-    _arrow(ax, (7.45, 2.95), (6.3, 2.95))  # positions -> decoder
+        _arrow(ax, (x, y0), (x, y1), color=color)
+    if detail:
+        _arrow(ax, (9.6, 5.25), (9.6, 3.6), "input_ids,", side="right", color=color)
+        ax.text(9.68, 4.15, "grids", fontsize=7, family="monospace")
+    else:
+        _arrow(ax, (9.6, 5.25), (9.6, 3.6), color=color)
+    _arrow(ax, (3.5, 1.57), (3.85, 1.57), color=color)  # merger -> fuse
+    ax.plot([7.0, 7.0], [4.05, 1.57], color=color, lw=1.2)  # embeddings -> fuse
+    _arrow(ax, (7.0, 1.57), (6.3, 1.57), color=color)
+    _arrow(ax, (7.45, 2.95), (6.3, 2.95), color=color)  # positions -> decoder
+
+
+def architecture_figure(config=None, image_hw: tuple[int, int] = (588, 504), prompt_tokens: int = 26):
+    """Qwen2.5-VL on one page: processor, vision tower, merger, fusion, M-RoPE, decoder, lm_head.
+
+    Shapes are written for one image of ``image_hw`` pixels (already a multiple of 28) in a chat prompt of
+    ``prompt_tokens`` template tokens (one of them the ``<|image_pad|>`` placeholder).
+    """
+    from qwen_lite.config import qwen25vl_3b
+
+    c = config or qwen25vl_3b()
+    v, t = c.vision, c.text
+    fig, ax = plt.subplots(figsize=(10.5, 7.6), dpi=80)
+    draw_architecture(ax, architecture_boxes(c, image_hw, prompt_tokens))
     ax.text(
         5.25,
         0.6,
