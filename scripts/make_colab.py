@@ -9,9 +9,16 @@ tags. For every notebook page in ``_toc.yml`` this script writes ``<path_to_book
 * ``{ref}``, ``{doc}``, ``{numref}`` and ``{eq}`` become Markdown links to the published site;
 * admonitions become block quotes with a bold title, ``{math}`` becomes ``$$`` blocks, dropdowns
   become plain text, ``(label)=`` targets and ``%`` comments are removed;
-* solutions (cells tagged ``hide-input`` under a "Check yourself" heading) become collapsed Colab
-  form cells (``#@title Solution``, ``cellView: form``) with no stored output; other hidden code
-  becomes a collapsed form cell that keeps its figure; ``remove-cell`` cells are dropped;
+* citations (``{cite:t}``, ``{cite:p}`` and the other sphinxcontrib-bibtex roles) become author-year
+  text read from the ``bibtex_bibfiles`` of ``_config.yml`` ("Bai et al. (2025)", "(Vaswani et al.,
+  2017)"), linked to the site's bibliography page; a label shared by several entries (the many
+  "Hugging Face (2025)" source files) carries its entry's title; a ``{bibliography}`` directive
+  becomes a list of the entries the page cites (all of them with ``:all:``);
+* solutions (cells tagged ``hide-cell``, the convention, or ``hide-input``, under a "Check yourself"
+  heading, at any depth below it) become collapsed Colab form cells (``#@title Solution``,
+  ``cellView: form``) with no stored output, since ``hide-cell`` hides the output on the site too;
+  other hidden code becomes a collapsed form cell that keeps its figure; ``remove-cell`` cells are
+  dropped;
 * outputs are kept (a reader sees the figures before running anything) except glue records and
   widget views (Colab's ipywidgets 7 cannot show the book's ipywidgets 8 state; running the cell
   shows the widget);
@@ -35,6 +42,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -47,6 +55,8 @@ from markdown_it.token import Token
 from myst_nb.core.variables import format_plain_text
 from myst_parser.config.main import MdParserConfig
 from myst_parser.parsers.mdit import create_md_parser
+from pybtex.database import parse_file as parse_bibtex
+from pybtex.richtext import Text as LatexText
 
 ROOT = Path(__file__).resolve().parent.parent
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -55,6 +65,22 @@ COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 HIDDEN_CODE_TAGS = {"hide-input", "hide-cell", "remove-input"}
 # A hidden code cell in a section whose heading contains this is a solution.
 SOLUTION_SECTION = "check yourself"
+# sphinxcontrib-bibtex's citation roles: the key list of each, and how it reads.
+CITE_ROLES = {
+    "cite": "p",
+    "cite:p": "p",
+    "cite:ps": "p",
+    "cite:cp": "p",
+    "cite:cps": "p",
+    "cite:t": "t",
+    "cite:ts": "t",
+    "cite:ct": "t",
+    "cite:cts": "t",
+    "cite:author": "author",
+    "cite:authors": "author",
+    "cite:cauthor": "author",
+    "cite:year": "year",
+}
 GLUE_MIME_PREFIX = "application/papermill.record/"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -74,6 +100,82 @@ ADMONITION_TITLES = {
 
 class ColabConversionError(ValueError):
     """A chapter uses a MyST construct that has no Colab form (or a reference that does not resolve)."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One bibliography entry as the Colab edition writes it: author-year label parts and a title."""
+
+    key: str
+    authors: str  # as sphinxcontrib-bibtex's author_year style: "Bai et al.", "Zhang and Sennrich"
+    year: str
+    title: str  # Markdown (LaTeX braces resolved, \texttt{...} as code)
+    url: str = ""
+    ambiguous: bool = False  # another entry has the same authors and year: the label names the title
+
+    def label(self, kind: str) -> str:
+        extra = f", {self.title}" if self.ambiguous else ""
+        if kind == "t":
+            return f"{self.authors} ({self.year}{extra})"
+        if kind == "author":
+            return self.authors
+        if kind == "year":
+            return self.year + extra
+        return f"{self.authors}, {self.year}{extra}"
+
+    def entry(self) -> str:
+        """The line of a bibliography list."""
+        return f"{self.authors} ({self.year}). *{self.title}*." + (f" <{self.url}>" if self.url else "")
+
+
+def _latex_text(latex: str) -> str:
+    """A BibTeX field as Markdown: ``\\texttt{x}`` as a code span, the rest through pybtex's LaTeX parse."""
+    codes: list[str] = []
+
+    def stash(match) -> str:
+        codes.append(match.group(1).replace("\\_", "_").replace("{", "").replace("}", ""))
+        return f"QWENLITECODE{len(codes) - 1}X"
+
+    text = re.sub(r"\\texttt\{((?:[^{}]|\{[^{}]*\})*)\}", stash, latex)
+    text = _escape(LatexText.from_latex(text).render_as("text"))
+    return re.sub(r"QWENLITECODE(\d+)X", lambda m: f"`{codes[int(m.group(1))]}`", text)
+
+
+def _person_last(person) -> str:
+    names = [*person.rich_prelast_names, *person.rich_last_names]
+    return " ".join(str(n.render_as("text")) for n in names)
+
+
+def load_references(root: Path, config: dict) -> dict[str, Reference]:
+    """key -> :class:`Reference` for every entry of the ``bibtex_bibfiles`` in ``_config.yml``."""
+    refs: dict[str, Reference] = {}
+    for name in config.get("bibtex_bibfiles", []):
+        path = root / name
+        if not path.is_file():
+            raise ColabConversionError(f"_config.yml: bibtex_bibfiles names {name}, which does not exist")
+        for key, entry in parse_bibtex(str(path)).entries.items():
+            persons = entry.persons.get("author") or entry.persons.get("editor") or []
+            lasts = [_person_last(p) for p in persons if str(p) != "others"]
+            if not lasts:
+                raise ColabConversionError(f"{name}: entry {key!r} has no author or editor")
+            if len(persons) >= 3 or (len(persons) == 2 and str(persons[1]) == "others"):
+                authors = f"{lasts[0]} et al."
+            else:
+                authors = " and ".join(lasts)
+            refs[key] = Reference(
+                key=key,
+                authors=_escape(authors),
+                year=entry.fields.get("year", "n.d."),
+                title=_latex_text(entry.fields.get("title", key)),
+                url=entry.fields.get("url", ""),
+            )
+    counts: dict[tuple[str, str], int] = {}
+    for ref in refs.values():
+        counts[(ref.authors, ref.year)] = counts.get((ref.authors, ref.year), 0) + 1
+    return {
+        key: Reference(**{**ref.__dict__, "ambiguous": counts[(ref.authors, ref.year)] > 1})
+        for key, ref in refs.items()
+    }
 
 
 # --------------------------------------------------------------------------- the book and its site
@@ -97,6 +199,8 @@ class Book:
     titles: dict[str, str] = field(default_factory=dict)  # page -> first heading (Markdown)
     targets: dict[str, Target] = field(default_factory=dict)  # label (lower case) -> target
     glue: dict[str, dict[str, dict]] = field(default_factory=dict)  # page -> name -> mime bundle
+    references: dict[str, Reference] = field(default_factory=dict)  # bibtex key -> entry
+    bibliography_page: str | None = None  # the page with the ``{bibliography}`` directive
 
     @property
     def repository(self) -> dict:
@@ -172,7 +276,7 @@ def load_book(root: Path = ROOT) -> Book:
     config = yaml.safe_load((root / "_config.yml").read_text())
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     pages = [str(PurePosixPath(p).with_suffix("")) for p in _toc_pages(toc)]
-    book = Book(root=root, config=config, pages=pages)
+    book = Book(root=root, config=config, pages=pages, references=load_references(root, config))
     md = markdown_parser(config)
     for page in pages:
         candidates = [root / f"{page}{ext}" for ext in (".ipynb", ".md")]
@@ -188,6 +292,8 @@ def load_book(root: Path = ROOT) -> Book:
             book.glue[page] = _glued_values(nb)
         else:
             texts = [source.read_text()]
+            if book.bibliography_page is None and re.search(r"^[`:]{3,}\{bibliography\}", texts[0], re.M):
+                book.bibliography_page = page
         _index_targets(book, page, texts, md)
     return book
 
@@ -236,6 +342,7 @@ class Context:
     book: Book
     page: str
     where: str  # for error messages: "book/01_pixels_to_patches.ipynb, cell 4"
+    cited: tuple[str, ...] = ()  # the keys the page cites, in order (for a {bibliography} on it)
 
     def fail(self, message: str) -> ColabConversionError:
         return ColabConversionError(f"{self.where}: {message}")
@@ -381,6 +488,8 @@ def convert_role(name: str, content: str, ctx: Context) -> str:
         if page not in book.titles:
             raise ctx.fail(f"{{doc}}`{content}`: {page} is not a page of _toc.yml")
         return f"[{text or book.titles[page]}]({book.page_url(page)})"
+    if name in CITE_ROLES:
+        return _citation(name, content, ctx)
     if name == "math":
         return f"${content}$"
     if name in ("sub", "sup", "kbd"):
@@ -390,6 +499,53 @@ def convert_role(name: str, content: str, ctx: Context) -> str:
     if name in ("code", "literal", "samp", "file", "command", "program"):
         return f"`{content}`"
     raise ctx.fail(f"role {{{name}}} has no Colab form; add one to scripts/make_colab.py")
+
+
+def cite_keys(content: str) -> list[str]:
+    """The keys of a citation role's content: ``a,b`` (sphinxcontrib-bibtex's syntax)."""
+    return [key.strip() for key in content.split(",") if key.strip()]
+
+
+def _bibliography_url(ctx: Context) -> str:
+    page = ctx.book.bibliography_page
+    if page is None:
+        raise ctx.fail("a citation, but no page of _toc.yml has a {bibliography} directive to link to")
+    return ctx.book.page_url(page)
+
+
+def _citation(name: str, content: str, ctx: Context) -> str:
+    """``{cite:t}`a,b``` -> "[A (2020)](...), [B (2021)](...)"; ``{cite:p}`` -> "([A, 2020](...); ...)"."""
+    if "{" in content:
+        raise ctx.fail(
+            f"{{{name}}}`{content}`: pre/post text in a citation has no Colab form; write it outside"
+        )
+    keys = cite_keys(content)
+    if not keys:
+        raise ctx.fail(f"{{{name}}}`{content}`: no citation key")
+    missing = [key for key in keys if key not in ctx.book.references]
+    if missing:
+        raise ctx.fail(f"{{{name}}}`{content}`: no entry {', '.join(missing)} in the bibtex_bibfiles")
+    kind = CITE_ROLES[name]
+    url = _bibliography_url(ctx)
+    labels = [ctx.book.references[key].label(kind) for key in keys]
+    if name.startswith("cite:c"):  # the capitalised forms
+        labels = [label[:1].upper() + label[1:] for label in labels]
+    links = [f"[{label}]({url})" for label in labels]
+    if kind == "p":
+        return "(" + "; ".join(links) + ")"
+    return ", ".join(links)
+
+
+def _bibliography(options: dict[str, str], ctx: Context) -> str:
+    unsupported = sorted(set(options) - {"all", "style"})
+    if unsupported:
+        raise ctx.fail(
+            f"{{bibliography}} option(s) {', '.join(unsupported)} have no Colab form (use :all: or none)"
+        )
+    keys = list(ctx.book.references) if "all" in options else list(dict.fromkeys(ctx.cited))
+    if not keys:
+        return ""
+    return "".join(f"- {ctx.book.references[key].entry()}\n" for key in keys if key in ctx.book.references)
 
 
 def _split_options(body: str, ctx: Context, name: str) -> tuple[dict[str, str], str]:
@@ -457,15 +613,31 @@ def _convert_directive(tok: Token, ctx: Context) -> str:
         return text.rstrip("\n") + "\n"
     if name in ("code-block", "code", "sourcecode"):
         return f"```{argument}\n{body.rstrip()}\n```\n"
+    if name == "bibliography":
+        return _bibliography(options, ctx)
     raise ctx.fail(f"directive {{{name}}} has no Colab form; add one to scripts/make_colab.py")
 
 
 # --------------------------------------------------------------------------- notebooks
 
 
-def _headings(src: str, md) -> list[str]:
+def _headings(src: str, md) -> list[tuple[int, str]]:
+    """(level, text) of each heading in ``src``."""
     tokens = md.parse(src)
-    return [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    return [(int(t.tag[1:]), tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"]
+
+
+def _page_citations(nb, md) -> tuple[str, ...]:
+    """Every key cited in the notebook's Markdown, in order of first citation."""
+    keys: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for tok in md.parse(cell.source):
+            for child in tok.children or []:
+                if child.type == "myst_role" and child.meta["name"] in CITE_ROLES:
+                    keys += [k for k in cite_keys(child.content) if k not in keys]
+    return tuple(keys)
 
 
 def _kept_outputs(outputs: list) -> list:
@@ -555,7 +727,8 @@ def convert_notebook(book: Book, page: str):
     md = markdown_parser(book.config)
     rel = source_path.relative_to(book.root).as_posix()
     cells = []
-    section = ""
+    outline: list[tuple[int, str]] = []  # the headings above the current cell, outermost first
+    cited = _page_citations(nb, md)
     first_code = True
     has_solutions = False
     carried: list[Path] = []  # repository files written by a data cell
@@ -565,8 +738,9 @@ def convert_notebook(book: Book, page: str):
         if "remove-cell" in tags:  # not on the site either
             continue
         if cell.cell_type == "markdown":
-            section = (_headings(cell.source, md) or [section])[-1]
-            text = convert_markdown(cell.source, Context(book, page, where))
+            for level, heading in _headings(cell.source, md):
+                outline = [(lv, h) for lv, h in outline if lv < level] + [(level, heading)]
+            text = convert_markdown(cell.source, Context(book, page, where, cited))
             if text.strip():
                 cells.append(nbformat.v4.new_markdown_cell(text, id=cell.get("id")))
             continue
@@ -585,7 +759,7 @@ def convert_notebook(book: Book, page: str):
         count = cell.execution_count
         metadata = {}
         if tags & HIDDEN_CODE_TAGS:
-            if SOLUTION_SECTION in section.lower():
+            if any(SOLUTION_SECTION in heading.lower() for _, heading in outline):
                 title, outputs, count, has_solutions = "Solution", [], None, True
             elif any("image/png" in out.get("data", {}) for out in outputs):
                 title = "Code of the figure"

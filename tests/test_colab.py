@@ -150,6 +150,124 @@ def test_the_checker_finds_myst_constructs():
     assert [f.split()[0] for f in found] == ["myst_target", "myst_role", "directive", "colon_fence"]
 
 
+def test_citations_become_author_year_links_to_the_bibliography():
+    bib = BOOK.page_url(BOOK.bibliography_page)
+    out = _convert("As {cite:t}`bai2025qwen25vl` show {cite:p}`vaswani2017attention,zhang2019rmsnorm`.\n")
+    assert out == (
+        f"As [Bai et al. (2025)]({bib}) show "
+        f"([Vaswani et al., 2017]({bib}); [Zhang and Sennrich, 2019]({bib})).\n"
+    )
+    assert _convert("{cite:t}`shazeer2020glu`\n") == f"[Shazeer (2020)]({bib})\n"  # one author
+    assert _convert("{cite:year}`su2024roformer`\n") == f"[2024]({bib})\n"
+    assert _myst_constructs(out) == []
+
+
+def test_citations_of_entries_sharing_a_label_name_their_title():
+    """Several source files are "Hugging Face (2025)": the Colab text says which one."""
+    out = _convert("{cite:t}`hf_modeling_qwen25vl` and {cite:p}`hf_loss_utils`\n")
+    assert "Hugging Face (2025, transformers v4.57.6: `models/qwen2_5_vl/modeling_qwen2_5_vl.py`)" in out
+    assert "Hugging Face, 2025, transformers v4.57.6: `loss/loss_utils.py` (ForCausalLMLoss)" in out
+    assert "\\texttt" not in out and "{" not in out
+
+
+def test_references_are_read_from_the_bib_file(tmp_path):
+    (tmp_path / "refs.bib").write_text(
+        "@misc{one, title={{A} \\texttt{b\\_c} d}, author={Lebr{\\'o}n, Fe}, year={2001}}\n"
+        "@misc{two, title={T}, author={A, B and C, D}, year={2002}}\n"
+        "@misc{three, title={T}, author={A, B and others}, year={2003}}\n"
+        "@misc{four, title={T}, author={{Some Org}}, year={2003}}\n"
+        "@misc{five, title={U}, author={{Some Org}}, year={2003}}\n"
+    )
+    refs = make_colab.load_references(tmp_path, {"bibtex_bibfiles": ["refs.bib"]})
+    assert refs["one"].label("t") == "Lebrón (2001)" and refs["one"].title == "A `b_c` d"
+    assert refs["two"].label("p") == "A and C, 2002"
+    assert refs["three"].label("t") == "A et al. (2003)"
+    assert refs["four"].ambiguous and refs["four"].label("t") == "Some Org (2003, T)"
+    assert not refs["one"].ambiguous
+    with pytest.raises(make_colab.ColabConversionError, match="missing.bib, which does not exist"):
+        make_colab.load_references(tmp_path, {"bibtex_bibfiles": ["missing.bib"]})
+
+
+def test_bibliography_directive_lists_the_cited_entries():
+    ctx = make_colab.Context(
+        BOOK, "book/02_patch_embedding", "test", cited=("su2024roformer", "shazeer2020glu")
+    )
+    out = make_colab.convert_markdown("## Reading\n\n```{bibliography}\n```\n", ctx)
+    assert out.startswith("## Reading\n\n- Su et al. (2024). *RoFormer: Enhanced Transformer")
+    assert (
+        "\n- Shazeer (2020). *GLU Variants Improve Transformer*. <https://arxiv.org/abs/2002.05202>\n" in out
+    )
+    everything = make_colab.convert_markdown(":::{bibliography}\n:all:\n:::\n", ctx)
+    assert everything.count("\n- ") + everything.startswith("- ") == len(BOOK.references)
+    assert _myst_constructs(out + everything) == []
+
+
+@pytest.mark.parametrize(
+    "src, message",
+    [
+        ("{cite:t}`no_such_key`\n", "no entry no_such_key in the bibtex_bibfiles"),
+        ("{cite:p}`{see}bai2025qwen25vl`\n", "pre/post text in a citation has no Colab form"),
+        ("```{bibliography}\n:filter: cited\n```\n", "option(s) filter have no Colab form"),
+    ],
+)
+def test_citation_errors(src, message):
+    with pytest.raises(make_colab.ColabConversionError, match=re.escape(message)):
+        _convert(src)
+
+
+def _mini_book(tmp_path, cells) -> tuple:
+    """A one-page book in tmp_path whose page is a notebook of ``cells``."""
+    nb = nbformat.v4.new_notebook(cells=cells)
+    path = tmp_path / "book" / "page.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    book = make_colab.Book(root=tmp_path, config=BOOK.config, pages=["book/page"])
+    book.sources["book/page"] = path
+    book.titles["book/page"] = "Page"
+    book.glue["book/page"] = {}
+    return book, "book/page"
+
+
+def test_hide_cell_solutions_collapse_without_output_at_any_depth_under_check_yourself(tmp_path):
+    figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<F>"})
+    printed = nbformat.v4.new_output("stream", name="stdout", text="42\n")
+
+    def code(source, tags, outputs=()):
+        cell = nbformat.v4.new_code_cell(source, outputs=list(outputs), execution_count=3)
+        cell.metadata["tags"] = tags
+        return cell
+
+    cells = [
+        nbformat.v4.new_markdown_cell("# Page"),
+        code('import sys\nif "google.colab" in sys.modules:\n    %pip install -q "qwen-lite"\n', []),
+        code("plot()", ["hide-cell"], [figure]),  # hidden code before the exercises keeps its figure
+        nbformat.v4.new_markdown_cell(
+            "## Check yourself\n\n### Exercise 1\n\n**Exercise 0.1 (predict).** ..."
+        ),
+        code("answer = 42\nprint(answer)\nassert answer == 42", ["hide-cell"], [printed]),
+        code("check(f);", []),  # the visible starter keeps its output
+        code("assert True", ["hide-input"], [printed]),
+        nbformat.v4.new_markdown_cell("## Summary"),
+        code("plot()", ["hide-cell"], [figure]),
+    ]
+    book, page = _mini_book(tmp_path, cells)
+    out = make_colab.convert_notebook(book, page)
+    code_cells = [c for c in out.cells if c.cell_type == "code"]
+    titles = [c.source.split("\n", 1)[0] for c in code_cells]
+    assert titles == [
+        "import sys",
+        "#@title Code of the figure",
+        "#@title Solution",
+        "check(f);",
+        "#@title Solution",
+        "#@title Code of the figure",
+    ]
+    for cell in (code_cells[2], code_cells[4]):
+        assert cell.outputs == [] and cell.execution_count is None and cell.metadata["cellView"] == "form"
+    assert code_cells[1].outputs and code_cells[5].outputs  # figures outside the exercises stay
+    assert "collapsed cells titled *Solution*" in out.cells[1].source
+
+
 # --------------------------------------------------------------------------- the committed edition
 
 
@@ -183,10 +301,14 @@ def test_colab_cells(page):
         assert cell.metadata.get("cellView") == "form" and cell.outputs == [] and cell.execution_count is None
     book_nb = nbformat.read(BOOK.sources[page], as_version=4)
     hidden = [
-        c for c in book_nb.cells if c.cell_type == "code" and set(c.metadata.get("tags", [])) & {"hide-input"}
+        c
+        for c in book_nb.cells
+        if c.cell_type == "code"
+        and set(c.metadata.get("tags", [])) & make_colab.HIDDEN_CODE_TAGS
+        and "remove-cell" not in c.metadata.get("tags", [])
     ]
     forms = [c for c in code if c.metadata.get("cellView") == "form" and c.source.startswith("#@title Code")]
-    assert len(solutions) + len(forms) == len(hidden), "every hide-input cell is a collapsed form cell"
+    assert len(solutions) + len(forms) == len(hidden), "every hidden code cell is a collapsed form cell"
     assert "widgets" not in nb.metadata
     for cell in code:
         for out in cell.outputs:
