@@ -35,14 +35,30 @@ def execute(path: Path) -> float:
     seconds = time.perf_counter() - start
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+    _drop_live_widget_state(nb)
     nb.metadata.pop("widgets", None) if not _has_widgets(nb) else None
     nbformat.write(nb, path)
     return seconds
 
 
+def _drop_live_widget_state(nb) -> None:
+    """Remove the saved state of live widgets (anywidget models) from the notebook's metadata.
+
+    A live widget's output carries its own state as ``text/html`` (qwen_lite.viz.live.static_html),
+    which the site renders; its anywidget model (the bundled JS, the photo) would only bloat the file.
+    """
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {})
+    for model_id in [k for k, v in models.items() if v.get("model_module") == "anywidget"]:
+        del models[model_id]
+
+
 def _has_widgets(nb) -> bool:
+    """Whether an output still shows a classic ipywidgets view (one that needs the saved state)."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {})
     return any(
-        "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+        out.get("data", {}).get("application/vnd.jupyter.widget-view+json", {}).get("model_id") in models
         for cell in nb.cells
         if cell.cell_type == "code"
         for out in cell.outputs

@@ -55,3 +55,5 @@ cp node_modules/@jupyter-widgets/html-manager/dist/embed.js _book_static/
 cp node_modules/@jupyter-widgets/html-manager/dist/*.woff2 _book_static/
 cp node_modules/mathjax/es5/tex-mml-chtml.js _book_static/mathjax/
 cp -r node_modules/mathjax/es5/output/chtml/fonts/woff-v2 _book_static/mathjax/output/chtml/fonts/
+# The live widgets' loader and each widget's module as a classic script (qwen_lite/viz/live).
+.venv/bin/python -m qwen_lite.viz.live _book_static/widgets > /dev/null

@@ -56,6 +56,7 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
 assert top == {"qwen_lite"}, f"the wheel should carry qwen_lite/ only, not {sorted(top - {'qwen_lite'})}"
 assert "qwen_lite/viz/__init__.py" in names, "the wheel lacks qwen_lite.viz"
+assert "qwen_lite/viz/live/loader.js" in names, "the wheel lacks the live widgets' JavaScript"
 EOF
   fi
 }

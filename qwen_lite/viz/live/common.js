@@ -1,0 +1,115 @@
+// Small helpers shared by the live widgets: elements, readouts, the palette, images, styles.
+// No framework: plain DOM and canvas, so a reader can read every line.
+
+// Okabe & Ito's colour-blind-safe palette; every colour is mid-luminance, so it reads on light and
+// dark page themes alike.
+export const PALETTE = {
+  blue: "#0072B2",
+  orange: "#E69F00",
+  sky: "#56B4E9",
+  green: "#009E73",
+  yellow: "#F0E442",
+  vermillion: "#D55E00",
+  purple: "#CC79A7",
+  grey: "#999999",
+};
+
+const STYLE = `
+.ql-widget { font: 13px/1.45 system-ui, sans-serif; color: inherit; max-width: 760px; }
+.ql-widget .ql-row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; margin: 6px 0; }
+.ql-widget canvas { border: 1px solid ${PALETTE.grey}; image-rendering: pixelated; cursor: crosshair; }
+.ql-widget .ql-readouts { display: grid; grid-template-columns: auto auto; gap: 2px 10px; }
+.ql-widget .ql-readouts dt { opacity: 0.8; }
+.ql-widget .ql-readouts dd { margin: 0; font-family: ui-monospace, monospace; }
+.ql-widget label { display: inline-flex; gap: 6px; align-items: center; }
+.ql-widget input[type=number] { width: 6em; }
+.ql-widget .ql-legend span { display: inline-flex; align-items: center; gap: 4px; margin-right: 12px; }
+.ql-widget .ql-swatch { width: 12px; height: 12px; display: inline-block; border: 1px solid ${PALETTE.grey}; }
+.ql-widget .ql-error { color: ${PALETTE.vermillion}; }
+`;
+
+export function injectStyle(doc) {
+  if (doc.getElementById("ql-style")) return;
+  const style = doc.createElement("style");
+  style.id = "ql-style";
+  style.textContent = STYLE;
+  doc.head.appendChild(style);
+}
+
+// h("div", { class: "x", onclick: fn }, child, "text") -> an element.
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null) el.setAttribute(key, value);
+  }
+  for (const child of children) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return el;
+}
+
+// A definition list of readouts; set(key, text) updates <dd data-readout="key">, which tests read.
+export function readouts(rows) {
+  const list = h("dl", { class: "ql-readouts" });
+  const cells = {};
+  for (const [key, label] of rows) {
+    cells[key] = h("dd", { "data-readout": key });
+    list.append(h("dt", {}, label), cells[key]);
+  }
+  return {
+    el: list,
+    set(key, text) {
+      cells[key].textContent = String(text);
+    },
+  };
+}
+
+export function legend(items) {
+  return h(
+    "div",
+    { class: "ql-legend" },
+    ...items.map(([color, text]) => h("span", {}, h("i", { class: "ql-swatch", style: `background:${color}` }), text)),
+  );
+}
+
+// Loads an image from a URL (data: URLs in practice); resolves to the element, or null on failure.
+export function loadImage(url) {
+  return new Promise((resolve) => {
+    if (!url) return resolve(null);
+    const img = new Image();
+    img.onload = () => resolve(img);
+    img.onerror = () => resolve(null);
+    img.src = url;
+  });
+}
+
+// The pixel (x, y) of the full-size picture under a mouse event on a canvas drawn at `scale`.
+export function eventPixel(canvas, event, scale) {
+  const box = canvas.getBoundingClientRect();
+  const x = Math.floor(((event.clientX - box.left) * (canvas.width / box.width)) / scale);
+  const y = Math.floor(((event.clientY - box.top) * (canvas.height / box.height)) / scale);
+  return [x, y];
+}
+
+export function outline(ctx, x, y, w, h, color, lineWidth) {
+  ctx.save();
+  ctx.strokeStyle = color;
+  ctx.lineWidth = lineWidth;
+  ctx.strokeRect(x + lineWidth / 2, y + lineWidth / 2, w - lineWidth, h - lineWidth);
+  ctx.restore();
+}
+
+// Calls fn now and whenever one of `keys` changes on the model; returns a function that unsubscribes.
+export function watch(model, keys, fn) {
+  const handlers = keys.map((key) => {
+    const handler = () => fn();
+    model.on("change:" + key, handler);
+    return [key, handler];
+  });
+  fn();
+  return () => handlers.forEach(([key, handler]) => model.off("change:" + key, handler));
+}
+
+export function setAndSave(model, values) {
+  for (const [key, value] of Object.entries(values)) model.set(key, value);
+  model.save_changes();
+}

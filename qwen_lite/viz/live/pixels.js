@@ -1,0 +1,95 @@
+// Chapter 1's live widget: click a pixel, see its 14 px patch, its 2 x 2 unit and its pixel_values row.
+import { PALETTE, eventPixel, h, injectStyle, legend, loadImage, outline, readouts, setAndSave, watch } from "./common.js";
+import { locatePixel } from "./patches.js";
+
+const VIEW = 448; // the longest side of the photo on screen, in CSS pixels
+const ZOOM = 8; // screen pixels per image pixel in the unit close-up
+
+async function render({ model, el }) {
+  injectStyle(el.ownerDocument);
+  const photo = await loadImage(model.get("image"));
+  const main = h("canvas", { "data-role": "photo", title: "click a pixel" });
+  const zoom = h("canvas", { "data-role": "unit" });
+  const info = readouts([
+    ["pixel", "pixel (x, y)"],
+    ["patch", "patch (row, col)"],
+    ["grid", "patch grid (h × w)"],
+    ["unit", "2 × 2 unit (row, col)"],
+    ["token", "merged unit = LLM token"],
+    ["row", "row of pixel_values"],
+    ["columns", "its columns (R, G, B × frames)"],
+  ]);
+  el.append(
+    h(
+      "div",
+      { class: "ql-widget" },
+      h("div", { class: "ql-row" }, main, h("div", {}, zoom, info.el)),
+      legend([
+        [PALETTE.vermillion, "pixel"],
+        [PALETTE.blue, "its patch"],
+        [PALETTE.orange, "its 2 × 2 unit"],
+      ]),
+    ),
+  );
+
+  function draw() {
+    const width = model.get("width");
+    const height = model.get("height");
+    const p = model.get("patch_size");
+    const m = model.get("merge_size");
+    const x = Math.min(model.get("x"), width - 1);
+    const y = Math.min(model.get("y"), height - 1);
+    const scale = VIEW / Math.max(width, height);
+    main.width = Math.round(width * scale);
+    main.height = Math.round(height * scale);
+    const ctx = main.getContext("2d");
+    ctx.fillStyle = "#bbbbbb";
+    ctx.fillRect(0, 0, main.width, main.height);
+    if (photo) ctx.drawImage(photo, 0, 0, main.width, main.height);
+    ctx.strokeStyle = "rgba(255,255,255,0.35)";
+    ctx.lineWidth = 1;
+    for (let gx = 0; gx <= width; gx += p) ctx.strokeRect(gx * scale, 0, 0, main.height);
+    for (let gy = 0; gy <= height; gy += p) ctx.strokeRect(0, gy * scale, main.width, 0);
+    const loc = locatePixel(x, y, width, height, p, m, model.get("temporal_patch_size"), 3);
+    const unit = p * m;
+    outline(ctx, loc.unitCol * unit * scale, loc.unitRow * unit * scale, unit * scale, unit * scale, PALETTE.orange, 3);
+    outline(ctx, loc.patchCol * p * scale, loc.patchRow * p * scale, p * scale, p * scale, PALETTE.blue, 2);
+    ctx.fillStyle = PALETTE.vermillion;
+    ctx.fillRect(x * scale - 2, y * scale - 2, 5, 5);
+
+    // Close-up of the unit: its pixels at ZOOM x, the patch and the pixel outlined.
+    zoom.width = zoom.height = unit * ZOOM;
+    const z = zoom.getContext("2d");
+    z.imageSmoothingEnabled = false;
+    z.fillStyle = "#bbbbbb";
+    z.fillRect(0, 0, zoom.width, zoom.height);
+    if (photo) {
+      const sx = photo.naturalWidth / width;
+      const sy = photo.naturalHeight / height;
+      z.drawImage(photo, loc.unitCol * unit * sx, loc.unitRow * unit * sy, unit * sx, unit * sy, 0, 0, zoom.width, zoom.height);
+    }
+    const px = (loc.patchCol % m) * p * ZOOM;
+    const py = (loc.patchRow % m) * p * ZOOM;
+    outline(z, 0, 0, zoom.width, zoom.height, PALETTE.orange, 3);
+    outline(z, px, py, p * ZOOM, p * ZOOM, PALETTE.blue, 2);
+    outline(z, (x % unit) * ZOOM, (y % unit) * ZOOM, ZOOM, ZOOM, PALETTE.vermillion, 2);
+
+    info.set("pixel", `(${x}, ${y})`);
+    info.set("patch", `(${loc.patchRow}, ${loc.patchCol})`);
+    info.set("grid", `${loc.gridH} × ${loc.gridW}`);
+    info.set("unit", `(${loc.unitRow}, ${loc.unitCol})`);
+    info.set("token", `${loc.unit}`);
+    info.set("row", `${loc.row} of ${loc.rows}`);
+    info.set("columns", loc.columns.join(", "));
+  }
+
+  main.addEventListener("click", (event) => {
+    const width = model.get("width");
+    const height = model.get("height");
+    const [x, y] = eventPixel(main, event, VIEW / Math.max(width, height));
+    setAndSave(model, { x: Math.max(0, Math.min(width - 1, x)), y: Math.max(0, Math.min(height - 1, y)) });
+  });
+  return watch(model, ["x", "y", "width", "height", "image"], draw);
+}
+
+export default { render };
