@@ -86,7 +86,8 @@ job_minimum() {
   echo "== package tests at the declared minimum versions"
   PYTHONPATH="$ROOT/scripts" .venv-min/bin/python -m pytest -q -p no:cacheprovider -p pytest_without_transformers \
     -m "not reference" -W ignore::DeprecationWarning \
-    --ignore tests/test_notebooks.py --ignore tests/test_site.py --ignore tests/test_colab.py tests
+    --ignore tests/test_notebooks.py --ignore tests/test_site.py --ignore-glob 'tests/test_live_site_*' \
+    --ignore tests/test_colab.py tests
   echo "== widget smoke test at the minimums"
   PYTHONPATH="$ROOT" .venv-min/bin/python - <<'EOF'
 import matplotlib
