@@ -113,3 +113,69 @@ export function setAndSave(model, values) {
   for (const [key, value] of Object.entries(values)) model.set(key, value);
   model.save_changes();
 }
+
+// ---- added for the window and merge widgets (chapters 4 and 6) ----
+
+// Adds a <style id=...> once per document (widgets with rules of their own).
+export function addStyle(doc, id, css) {
+  if (doc.getElementById(id)) return;
+  const style = doc.createElement("style");
+  style.id = id;
+  style.textContent = css;
+  doc.head.appendChild(style);
+}
+
+// An integer model key as a slider plus a number box, both min..max in `step`s. A typed value is
+// rounded to the nearest step and clamped. Returns { el, sync }: sync() shows the model's value.
+export function numberControl(model, key, label, min, max, step, unit) {
+  const attrs = { min, max, step, "data-control": key };
+  const slider = h("input", { type: "range", ...attrs, "aria-label": label });
+  const box = h("input", { type: "number", ...attrs, "aria-label": label + " (number)" });
+  const commit = (value) => {
+    const v = Math.max(min, Math.min(max, Math.round(Number(value) / step) * step));
+    if (Number.isFinite(v) && v !== model.get(key)) setAndSave(model, { [key]: v });
+    sync();
+  };
+  slider.addEventListener("input", () => commit(slider.value));
+  box.addEventListener("change", () => commit(box.value));
+  function sync() {
+    slider.value = box.value = String(model.get(key));
+  }
+  sync();
+  return { el: h("label", { class: "ql-control" }, label, slider, box, unit || ""), sync };
+}
+
+// A model key chosen among options [[value, text], ...] with radio buttons. Returns { el, sync }.
+export function choiceControl(model, key, label, options) {
+  const name = `ql-${key}-${Math.random().toString(36).slice(2)}`;
+  const inputs = options.map(([value]) => {
+    const input = h("input", { type: "radio", name, "data-control": key, "data-value": String(value) });
+    input.addEventListener("change", () => input.checked && setAndSave(model, { [key]: value }));
+    return input;
+  });
+  function sync() {
+    inputs.forEach((input, i) => (input.checked = options[i][0] === model.get(key)));
+  }
+  sync();
+  const el = h("span", { class: "ql-control", role: "radiogroup", "aria-label": label }, label + ":");
+  options.forEach(([, text], i) => el.append(h("label", {}, inputs[i], text)));
+  return { el, sync };
+}
+
+// 12345 -> "12,345" (readouts of counts).
+export function formatCount(n) {
+  return Number(n).toLocaleString("en-US");
+}
+
+// A label on a canvas: white text on a dark box, readable over any photo.
+export function tag(ctx, text, x, y, size) {
+  ctx.save();
+  ctx.font = `${size}px system-ui, sans-serif`;
+  const w = ctx.measureText(text).width + 4;
+  ctx.fillStyle = "rgba(0,0,0,0.7)";
+  ctx.fillRect(x, y, w, size + 3);
+  ctx.fillStyle = "#ffffff";
+  ctx.textBaseline = "top";
+  ctx.fillText(text, x + 2, y + 1.5);
+  ctx.restore();
+}
