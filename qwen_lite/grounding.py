@@ -140,8 +140,10 @@ class Box:
         """``(x, y)`` of the box's centre, same units."""
         return ((self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2)
 
-    def _scaled(self, sx: float, sy: float) -> Box:
-        return Box(self.x1 * sx, self.y1 * sy, self.x2 * sx, self.y2 * sy, self.label, dict(self.extra))
+    def _scaled(self, sx: tuple, sy: tuple) -> Box:
+        (nx, dx), (ny, dy) = sx, sy
+        x1, y1, x2, y2 = self.x1 * nx / dx, self.y1 * ny / dy, self.x2 * nx / dx, self.y2 * ny / dy
+        return Box(x1, y1, x2, y2, self.label, dict(self.extra))
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,9 @@ class Point:
         """``[x, y]``, the ``point_2d`` value."""
         return [self.x, self.y]
 
-    def _scaled(self, sx: float, sy: float) -> Point:
-        return Point(self.x * sx, self.y * sy, self.label, dict(self.extra))
+    def _scaled(self, sx: tuple, sy: tuple) -> Point:
+        (nx, dx), (ny, dy) = sx, sy
+        return Point(self.x * nx / dx, self.y * ny / dy, self.label, dict(self.extra))
 
 
 Grounded = Box | Point
@@ -376,7 +379,7 @@ def _parse_json(text: str, strict: bool) -> GroundingAnswer:
             if len(candidates) > 1:
                 where = f"block {c_index}, {where}"
             piece = candidate[a:b].strip()
-            at_cut = end is None and k == len(elements) - 1  # the element the text stops in
+            at_cut = end is None and b == len(candidate)  # the element the text stops in
             value = None if at_cut and not last_closed else _loads(piece)
             if value is None and at_cut:
                 dropped = piece
@@ -419,6 +422,8 @@ def _parse_qwen2vl(text: str, strict: bool) -> GroundingAnswer:
             label = text[ref + len(REF_START) : end].strip()
             pos = end + len(REF_END)
             continue
+        if text[pos:box].strip():  # text between: the box belongs to no reference
+            label = None
         end = text.find(BOX_END, box)
         if end < 0:
             dropped = text[box:]
@@ -458,7 +463,8 @@ def parse_grounding(text: str, *, strict: bool = False) -> GroundingAnswer:
       ``"point_2d": [[x, y], ...]`` gives one Point per pair; a bare ``[x1, y1, x2, y2]`` / ``[x, y]``
       element is a Box / Point without label. Units: pixels of the resized image (``form="json"``).
     * Qwen2-VL tokens: ``<|object_ref_start|>label<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>``;
-      a box takes the label of the latest reference before it. Units: 0-1000 (``form="qwen2vl"``).
+      a box takes the label of the reference right before it (several boxes may follow one
+      reference); a box after other text has none. Units: 0-1000 (``form="qwen2vl"``).
     * Slightly malformed JSON the cookbook's ``ast.literal_eval`` accepts: single quotes, trailing commas,
       a missing closing fence or bracket.
     * Truncated answers (generation stopped by ``max_new_tokens``): the complete objects are returned and
@@ -488,7 +494,8 @@ def format_answer(objects, form: str = "json") -> str:
     """Write boxes / points as the model writes them (coordinates rounded to integers, half to even).
 
     ``form="json"``: a ```json fenced list, one object per line (Qwen2.5-VL); ``form="qwen2vl"``: the
-    token form (boxes only; coordinates must already be on the 0-1000 grid, see :func:`to_qwen2vl`).
+    token form (boxes only; coordinates must already be on the 0-1000 grid, see :func:`to_qwen2vl`; an
+    unlabelled box right after a labelled one reads back with that label, as in Qwen2-VL's answers).
     :func:`parse_grounding` reads both back. Used to build illustrative answers and training targets.
     Errors: an unknown ``form``, a Point in the Qwen2-VL form, objects that are not Box / Point.
     """
@@ -555,7 +562,9 @@ def _objects(objects, name: str) -> tuple[list[Grounded], bool]:
     return objects, False
 
 
-def _scale(objects, sx: float, sy: float):
+def _scale(objects, sx: tuple, sy: tuple):
+    """Scale x by ``sx = (numerator, denominator)``, y by ``sy``; ``v * n / d`` in this order, so an edge
+    ``v = d`` maps exactly to ``n``."""
     items, single = _objects(objects, "objects")
     scaled = [obj._scaled(sx, sy) for obj in items]
     return scaled[0] if single else scaled
@@ -592,7 +601,7 @@ def to_original(objects, *, resized_size, original_size):
     """
     rw, rh = _size(resized_size, "resized_size")
     ow, oh = _size(original_size, "original_size")
-    return _scale(objects, ow / rw, oh / rh)
+    return _scale(objects, (ow, rw), (oh, rh))
 
 
 def to_resized(objects, *, original_size, resized_size):
@@ -601,7 +610,7 @@ def to_resized(objects, *, original_size, resized_size):
     Same arguments, returns and errors as :func:`to_original`."""
     ow, oh = _size(original_size, "original_size")
     rw, rh = _size(resized_size, "resized_size")
-    return _scale(objects, rw / ow, rh / oh)
+    return _scale(objects, (rw, ow), (rh, oh))
 
 
 def from_qwen2vl(objects, *, image_size):
@@ -621,11 +630,11 @@ def from_qwen2vl(objects, *, image_size):
                 f"normalised grid), got {values}; Qwen2.5-VL answers are pixels: use to_original"
             )
     width, height = _size(image_size, "image_size")
-    return _scale(objects, width / NORMALISED_RANGE, height / NORMALISED_RANGE)
+    return _scale(objects, (width, NORMALISED_RANGE), (height, NORMALISED_RANGE))
 
 
 def to_qwen2vl(objects, *, image_size):
     """Pixels of an image of ``image_size = (width, height)`` -> Qwen2-VL's 0..1000 grid (floats; the
     token form writes them rounded, see :func:`format_answer`). The inverse of :func:`from_qwen2vl`."""
     width, height = _size(image_size, "image_size")
-    return _scale(objects, NORMALISED_RANGE / width, NORMALISED_RANGE / height)
+    return _scale(objects, (NORMALISED_RANGE, width), (NORMALISED_RANGE, height))
