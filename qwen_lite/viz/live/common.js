@@ -167,14 +167,14 @@ export function formatCount(n) {
   return Number(n).toLocaleString("en-US");
 }
 
-// A label on a canvas: white text on a dark box, readable over any photo.
-export function tag(ctx, text, x, y, size) {
+// A label on a canvas: by default white text on a dark box, readable over any photo.
+export function tag(ctx, text, x, y, size, background = "rgba(0,0,0,0.7)", color = "#ffffff") {
   ctx.save();
   ctx.font = `${size}px system-ui, sans-serif`;
   const w = ctx.measureText(text).width + 4;
-  ctx.fillStyle = "rgba(0,0,0,0.7)";
+  ctx.fillStyle = background;
   ctx.fillRect(x, y, w, size + 3);
-  ctx.fillStyle = "#ffffff";
+  ctx.fillStyle = color;
   ctx.textBaseline = "top";
   ctx.fillText(text, x + 2, y + 1.5);
   ctx.restore();
