@@ -2,18 +2,19 @@
 import { PALETTE, eventPixel, h, injectStyle, legend, loadImage, outline, readouts, setAndSave, watch } from "./common.js";
 import { locatePixel } from "./patches.js";
 
-const VIEW = 448; // the longest side of the photo on screen, in CSS pixels
-const ZOOM = 8; // screen pixels per image pixel in the unit close-up
+// Sized for the book's content column (about 700 px): photo and close-up side by side, readouts below.
+const VIEW = 380; // the longest side of the photo on screen, in CSS pixels
+const ZOOM = 7; // screen pixels per image pixel in the unit close-up (a 28 px unit: 196 px)
 
 async function render({ model, el }) {
   injectStyle(el.ownerDocument);
   const photo = await loadImage(model.get("image"));
-  const main = h("canvas", { "data-role": "photo", title: "click a pixel" });
-  const zoom = h("canvas", { "data-role": "unit" });
+  const main = h("canvas", { "data-role": "photo", title: "click a pixel", style: "max-width: 64%; height: auto" });
+  const zoom = h("canvas", { "data-role": "unit", style: "max-width: 34%; height: auto" });
   const info = readouts([
     ["pixel", "pixel (x, y)"],
     ["patch", "patch (row, col)"],
-    ["grid", "patch grid (h × w)"],
+    ["grid", "patch grid (w × h)"],
     ["unit", "2 × 2 unit (row, col)"],
     ["token", "merged unit = LLM token"],
     ["row", "row of pixel_values"],
@@ -23,7 +24,8 @@ async function render({ model, el }) {
     h(
       "div",
       { class: "ql-widget" },
-      h("div", { class: "ql-row" }, main, h("div", {}, zoom, info.el)),
+      h("div", { class: "ql-row", style: "flex-wrap: nowrap" }, main, zoom),
+      info.el,
       legend([
         [PALETTE.vermillion, "pixel"],
         [PALETTE.blue, "its patch"],
@@ -76,7 +78,7 @@ async function render({ model, el }) {
 
     info.set("pixel", `(${x}, ${y})`);
     info.set("patch", `(${loc.patchRow}, ${loc.patchCol})`);
-    info.set("grid", `${loc.gridH} × ${loc.gridW}`);
+    info.set("grid", `${loc.gridW} × ${loc.gridH}`);
     info.set("unit", `(${loc.unitRow}, ${loc.unitCol})`);
     info.set("token", `${loc.unit}`);
     info.set("row", `${loc.row} of ${loc.rows}`);
