@@ -12,7 +12,7 @@ from matplotlib.patches import FancyBboxPatch  # noqa: E402
 
 from qwen_lite.viz import fig_to_png  # noqa: E402
 from qwen_lite.viz.architecture import GREY_FILL, architecture_boxes, architecture_figure  # noqa: E402
-from qwen_lite.viz.minimap import PARTS, minimap  # noqa: E402
+from qwen_lite.viz.minimap import PARTS, minimap, minimap_figure  # noqa: E402
 
 BOOK_PARTS = [
     "pixels", "patch_embed", "rotary_2d", "window_attention", "vision_tower", "merger", "tokens", "mrope",
@@ -30,7 +30,7 @@ def test_the_parts_are_the_books():
 
 @pytest.mark.parametrize("part", BOOK_PARTS)
 def test_highlighted_boxes_are_coloured_and_the_rest_grey(part):
-    fig = minimap(part)
+    fig = minimap_figure(part)
     boxes = [p for p in fig.axes[0].patches if isinstance(p, FancyBboxPatch)]
     assert len(boxes) == len(architecture_boxes())
     grey = matplotlib.colors.to_rgba(GREY_FILL, 0.9)
@@ -42,21 +42,21 @@ def test_highlighted_boxes_are_coloured_and_the_rest_grey(part):
 
 
 def test_png_is_deterministic_and_differs_between_parts():
-    first = fig_to_png(minimap("mrope"))
-    assert fig_to_png(minimap("mrope")) == first
-    assert fig_to_png(minimap("decoder")) != first
+    first = fig_to_png(minimap_figure("mrope"))
+    assert fig_to_png(minimap_figure("mrope")) == first
+    assert fig_to_png(minimap_figure("decoder")) != first
     assert first.startswith(b"\x89PNG")
 
 
 def test_all_parts_draw_distinct_maps_where_their_highlights_differ():
-    digests = {part: hashlib.sha256(fig_to_png(minimap(part))).hexdigest() for part in BOOK_PARTS}
+    digests = {part: hashlib.sha256(fig_to_png(minimap_figure(part))).hexdigest() for part in BOOK_PARTS}
     assert len(set(digests.values())) == len(BOOK_PARTS)  # the caption differs even where the boxes agree
 
 
 @pytest.mark.parametrize("bad", ["decoders", "", "Decoder", None, 3])
 def test_unknown_part_names_the_valid_ones(bad):
     with pytest.raises(ValueError, match="part must be one of") as info:
-        minimap(bad)
+        minimap_figure(bad)
     assert "'window_attention'" in str(info.value) and repr(bad) in str(info.value)
 
 
@@ -67,3 +67,16 @@ def test_full_figure_still_draws_every_box_in_colour():
     assert len(boxes) == len(architecture_boxes())
     assert all(tuple(b.get_facecolor()) != grey for b in boxes)
     fig_to_png(fig)
+
+
+def test_minimap_displays_one_png_and_returns_nothing(monkeypatch):
+    """A chapter cell stores one image whatever the kernel does with a trailing ';' (nbval ignores it)."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    assert minimap("merger") is None
+    assert len(shown) == 1 and shown[0].data == fig_to_png(minimap_figure("merger"))
+    assert matplotlib.pyplot.get_fignums() == []  # the figure is closed, so the inline backend adds nothing
+    with pytest.raises(ValueError, match="part must be one of"):
+        minimap("nope")

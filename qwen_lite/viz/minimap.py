@@ -58,12 +58,12 @@ PARTS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
-def minimap(part: str):
-    """The architecture map, small, with ``part``'s components highlighted; returns the matplotlib figure.
+def minimap_figure(part: str):
+    """The architecture map, small, with ``part``'s components highlighted, as a matplotlib figure.
 
     ``part`` is one of :data:`PARTS` (``"pixels"``, ``"patch_embed"``, ... ``"training"``), the chapter's
-    component. The figure is about 420 x 250 px; end the call with ``;`` in a notebook so only the image
-    shows. Its PNG (:func:`qwen_lite.viz.fig_to_png`) is the same bytes on every call.
+    component. The figure is about 450 x 270 px; its PNG (:func:`qwen_lite.viz.fig_to_png`) is the same
+    bytes on every call.
 
     Raises ``ValueError`` naming the valid parts when ``part`` is not one of them.
     """
@@ -76,3 +76,19 @@ def minimap(part: str):
     ax.text(5.25, 0.75, f"this chapter: {caption}", ha="center", va="center", fontsize=7.5, style="italic")
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99)
     return fig
+
+
+def minimap(part: str) -> None:
+    """Show the mini-map of ``part`` in the notebook, as a static PNG; returns ``None``.
+
+    The chapter cell is ``minimap("<part>");``. The image is displayed from here (IPython's ``display``)
+    and the figure closed, and nothing is returned, so the cell stores one ``image/png`` output whether
+    or not the kernel honours the trailing ``;`` (nbval's kernel does not: a returned figure would be
+    shown twice there). For the figure itself use :func:`minimap_figure`. Raises ``ValueError`` for an
+    unknown ``part``, as :func:`minimap_figure`.
+    """
+    from IPython.display import Image, display
+
+    from qwen_lite.viz import fig_to_png
+
+    display(Image(fig_to_png(minimap_figure(part))))
