@@ -2,9 +2,9 @@
 
 Every function draws; none of them computes model outputs on its own. Index bookkeeping (which patch
 sits where, which patches share a window) comes from :mod:`qwen_lite.processing` and
-:mod:`qwen_lite.vision`, so a figure cannot disagree with the model it illustrates. Widgets are
-precomputed grids of small PNG views (see :func:`qwen_lite.viz.linked_grid`), so they work on the
-static site without a kernel.
+:mod:`qwen_lite.vision`, so a figure cannot disagree with the model it illustrates. The interactive views are
+live widgets (:mod:`qwen_lite.viz.live`); each has a static figure here for print and readers
+without JavaScript.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch as MplPatch
 from matplotlib.patches import Rectangle
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from qwen_lite.processing import (
     FACTOR,
@@ -24,8 +26,8 @@ from qwen_lite.processing import (
     smart_resize,
 )
 from qwen_lite.vision import attention_groups, get_window_index, units_to_rows
-from qwen_lite.viz import draw_grid, linked_grid
-from qwen_lite.viz.canvas import font, grid_lines, jpeg_widget, outline, patch_rc
+from qwen_lite.viz import draw_grid
+from qwen_lite.viz.canvas import patch_rc
 
 DPI = 72
 
@@ -53,7 +55,7 @@ def token_count_figure(sides=None, budgets=None):
     ax.text(
         sides[-1],
         64,
-        "a fixed 224x224 input: always 64 tokens",
+        "a fixed 224 × 224 input: always 64 tokens",
         ha="right",
         va="bottom",
         fontsize=8,
@@ -94,7 +96,7 @@ def patch_grid_figure(image: Image.Image, patch: int = PATCH_SIZE, merge: int = 
                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
             )
     ax.set_title(
-        f"{width}x{height} px: {height // patch}x{width // patch} patches, "
+        f"{width} × {height} px (w × h): {width // patch} × {height // patch} patches, "
         f"{(height // patch) * (width // patch) // merge**2} tokens",
         fontsize=9,
     )
@@ -198,6 +200,21 @@ def angle_maps_figure(position_ids, angles, grid_h: int, grid_w: int, slots, hea
 
 # --- chapter 4: window attention ----------------------------------------------------------------
 
+#: Okabe & Ito's colour-blind-safe palette (the live widgets' ``common.js`` uses the same colours).
+BLUE, ORANGE, SKY, GREEN, YELLOW, VERMILLION, PURPLE, GREY = (
+    "#0072B2",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#D55E00",
+    "#CC79A7",
+    "#999999",
+)
+WINDOW_COLORS = ListedColormap([SKY, ORANGE, GREEN, PURPLE, BLUE, YELLOW, VERMILLION])
+MASKED = "#e3e3e3"
+MASK_COLORS = ListedColormap([MASKED, BLUE])  # 0 = masked, 1 = may attend; drawn with vmin=0, vmax=1
+
 
 def window_order_rows(grid_thw) -> torch.Tensor:
     """The processor rows in window order (the permutation the tower applies before block 0)."""
@@ -205,145 +222,132 @@ def window_order_rows(grid_thw) -> torch.Tensor:
     return units_to_rows(window_index, 4)
 
 
-def window_mask_figure(image: Image.Image, window: bool, query_rc: tuple[int, int], patch: int = PATCH_SIZE):
-    """Left: which patches the query patch may attend to, over the image. Right: the attention mask in
-    window order (white = allowed), the query's row marked. ``image`` is already at its resized size."""
-    width, height = image.size
-    grid_thw = [[1, height // patch, width // patch]]
-    groups = attention_groups(grid_thw, window=window).numpy()
-    rc = patch_rc(grid_thw)
-    query = int(np.flatnonzero((rc[:, 0] == query_rc[0]) & (rc[:, 1] == query_rc[1]))[0])
-    allowed = groups == groups[query]
+def _mask_legend(fig, query: bool) -> None:
+    handles = [
+        MplPatch(facecolor=BLUE, label="may attend"),
+        MplPatch(facecolor=MASKED, edgecolor=GREY, label="masked"),
+    ]
+    if query:
+        handles.append(MplPatch(facecolor=VERMILLION, label="the query patch / its row"))
+        handles.append(MplPatch(facecolor=YELLOW, edgecolor=GREY, label="112 px windows (numbered)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
 
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(8.4, 3.7), dpi=DPI, gridspec_kw={"width_ratios": [1.25, 1]}
-    )
-    left.imshow(image)
-    shade = np.zeros((height // patch, width // patch, 4))
-    shade[..., 3] = 0.7
-    for (r, c), ok in zip(rc, allowed):
-        if ok:
-            shade[r, c, 3] = 0.0
-    left.imshow(shade, extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
-    draw_grid(left, height, width, 112, colors="yellow", linewidths=1.2)
-    left.add_patch(
-        Rectangle(
-            (query_rc[1] * patch - 0.5, query_rc[0] * patch - 0.5), patch, patch, fill=False, ec="red", lw=2
-        )
-    )
+
+def _mask_panel(ax, grid_thw, window: bool, query_row: int | None = None) -> None:
+    """The attention mask of one block kind in window order; ``query_row`` (processor order) marked."""
+    order = window_order_rows(grid_thw)
+    groups = attention_groups(grid_thw, window=window)[order].numpy()
+    mask = groups[:, None] == groups[None, :]
+    n = len(groups)
+    # Explicit vmin/vmax: a constant mask (one full block) must still be drawn as "may attend".
+    ax.imshow(mask, cmap=MASK_COLORS, vmin=0, vmax=1, interpolation="nearest")
+    if query_row is not None:
+        position = int(torch.argsort(order)[query_row])
+        ax.axhline(position, color=VERMILLION, lw=1.5)
     kind = "window" if window else "full"
-    left.set_title(
-        f"{width}x{height} px, {kind} attention: query patch (red) sees {allowed.sum()} of {len(groups)}",
-        fontsize=8,
+    ax.set_title(
+        f"{kind} block: {groups.max() + 1} segment(s),\n{int(mask.sum()):,} of {n * n:,} pairs", fontsize=8
     )
-    left.set_axis_off()
+    ax.set_xlabel("key (window order)", fontsize=8)
+    ax.set_ylabel("query (window order)", fontsize=8)
+    ax.tick_params(labelsize=7)
 
-    order = window_order_rows(grid_thw).numpy()
-    g = groups[order]
-    mask = g[:, None] == g[None, :]
-    right.imshow(mask, cmap="gray", interpolation="nearest")
-    q = int(np.flatnonzero(order == query)[0])
-    right.axhline(q, color="red", lw=1.0)
-    right.set_title(f"mask in window order ({len(g)}x{len(g)}); red: the query's row", fontsize=8)
-    right.set_xlabel("key (window order)", fontsize=8)
-    right.set_ylabel("query (window order)", fontsize=8)
-    right.tick_params(labelsize=7)
-    fig.tight_layout()
+
+def attention_mask_figure(grid_thw):
+    """The attention masks of a window block and a full block, side by side, in window order, with a legend."""
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.9), dpi=DPI)
+    for ax, window in zip(axes, (True, False)):
+        _mask_panel(ax, grid_thw, window)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    _mask_legend(fig, query=False)
     return fig
 
 
-def window_mask_view(
-    image: Image.Image, window: bool, query_rc: tuple[int, int], patch: int = PATCH_SIZE, mask_side: int = 300
-) -> Image.Image:
-    """The widget's view (a PIL image): the patches the query may attend to over ``image`` (others
-    darkened, windows in yellow, query in red), and the attention mask in window order with the
-    query's row in red. ``image`` is already at its resized size."""
+def _number_windows(ax, width: int, height: int, window_size: int = 112) -> None:
+    per_row = -(-width // window_size)
+    for w in range(per_row * -(-height // window_size)):
+        ax.text(
+            (w % per_row) * window_size + 3,
+            (w // per_row) * window_size + 3,
+            str(w),
+            ha="left",
+            va="top",
+            fontsize=7,
+            color="black",
+            bbox={"boxstyle": "square,pad=0.15", "fc": YELLOW, "ec": "none"},
+        )
+
+
+def window_query_figure(image: Image.Image, query: tuple[int, int], patch: int = PATCH_SIZE):
+    """The static twin of the chapter 4 widget: ``image`` (already resized) with the patches that the
+    ``query`` patch ``(row, col)`` may attend to in a window block (others darkened, windows numbered
+    in window order), and the masks of a window block and a full block in window order."""
     width, height = image.size
     grid_thw = [[1, height // patch, width // patch]]
-    groups = attention_groups(grid_thw, window=window).numpy()
+    groups = attention_groups(grid_thw, window=True).numpy()
     rc = patch_rc(grid_thw)
-    query = int(np.flatnonzero((rc[:, 0] == query_rc[0]) & (rc[:, 1] == query_rc[1]))[0])
+    query_row = int(np.flatnonzero((rc[:, 0] == query[0]) & (rc[:, 1] == query[1]))[0])
     allowed = np.zeros((height // patch, width // patch), dtype=bool)
-    allowed[rc[:, 0], rc[:, 1]] = groups == groups[query]
-    shade = np.where(np.kron(allowed, np.ones((patch, patch), dtype=bool))[..., None], 1.0, 0.3)
-    pixels = (np.asarray(image, dtype=np.float32) * shade).astype(np.uint8)
-    if window:
-        grid_lines(pixels, 112, (255, 220, 0))
-    outline(pixels, query_rc[0] * patch, query_rc[1] * patch, patch, patch, (255, 0, 0), 3)
+    allowed[rc[:, 0], rc[:, 1]] = groups == groups[query_row]
 
-    order = window_order_rows(grid_thw).numpy()
-    g = groups[order]
-    mask = np.where(g[:, None] == g[None, :], 255, 40).astype(np.uint8)
-    mask_rgb = np.repeat(mask[..., None], 3, axis=-1)
-    q = int(np.flatnonzero(order == query)[0])
-    mask_rgb[q] = np.where(mask_rgb[q] == 255, [255, 60, 60], [150, 0, 0])
-    mask_img = Image.fromarray(mask_rgb).resize((mask_side, mask_side), Image.Resampling.NEAREST)
-    y = (q + 0.5) * mask_side / len(g)
-    ImageDraw.Draw(mask_img).rectangle((0, y - 3, mask_side - 1, y + 3), outline=(255, 0, 0), width=2)
-
-    top, gap = 40, 24
-    canvas = Image.new("RGB", (width + gap + mask_side + 10, top + max(height, mask_side) + 8), "white")
-    canvas.paste(Image.fromarray(pixels), (0, top))
-    canvas.paste(mask_img, (width + gap, top))
-    draw = ImageDraw.Draw(canvas)
-    kind = "window" if window else "full"
-    draw.text((0, 4), f"{width}x{height} px, {kind} block: query patch (red)", fill="black", font=font())
-    draw.text((0, 20), f"attends to {allowed.sum()} of {len(groups)} patches", fill="black", font=font())
-    draw.text((width + gap, 4), f"mask in window order, {len(g)} x {len(g)}", fill="black", font=font())
-    draw.text((width + gap, 20), "white: allowed; red: the query's row", fill="black", font=font())
-    return canvas
-
-
-def window_mask_widget(image: Image.Image, sizes, queries, width: str = "680px"):
-    """Sliders: image size (``[(height, width), ...]``), block kind (window, full), query patch.
-
-    ``queries`` are ``(label, (fy, fx))`` with fractions of the grid (0 = top/left, 1 = bottom/right),
-    so each label lands on a valid patch at every size.
-    """
-    kinds = [("window", True), ("full", False)]
-    resized = [image.resize((w, h), resample=Image.Resampling.BICUBIC) for h, w in sizes]
-
-    def render(i, j, k):
-        height, width_px = sizes[i]
-        fy, fx = queries[k][1]
-        rc = (round(fy * (height // PATCH_SIZE - 1)), round(fx * (width_px // PATCH_SIZE - 1)))
-        return jpeg_widget(window_mask_view(resized[i], kinds[j][1], rc), width)
-
-    return linked_grid(
-        [
-            ("image (w x h)", [f"{w}x{h}" for h, w in sizes]),
-            ("block kind", [name for name, _ in kinds]),
-            ("query patch", [label for label, _ in queries]),
-        ],
-        render,
-        width=width,
+    fig, axes = plt.subplots(
+        1, 3, figsize=(9.6, 3.6), dpi=DPI, gridspec_kw={"width_ratios": [1.5 * width / height, 1, 1]}
     )
+    left = axes[0]
+    left.imshow(image)
+    shade = np.zeros((*allowed.shape, 4))
+    shade[..., 3] = np.where(allowed, 0.0, 0.62)
+    left.imshow(shade, extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
+    draw_grid(left, height, width, 112, colors=YELLOW, linewidths=1.5)
+    _number_windows(left, width, height)
+    left.add_patch(
+        Rectangle(
+            (query[1] * patch - 0.5, query[0] * patch - 0.5), patch, patch, fill=False, ec=VERMILLION, lw=2
+        )
+    )
+    left.set_title(
+        f"{width} × {height} px, window block: query patch {tuple(query)}\n"
+        f"may attend to {int(allowed.sum())} of {len(groups)} patches",
+        fontsize=8,
+    )
+    left.set_axis_off()
+    for ax, window in zip(axes[1:], (True, False)):
+        _mask_panel(ax, grid_thw, window, query_row)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _mask_legend(fig, query=True)
+    return fig
 
 
 def groups_figure(image: Image.Image, patch: int = PATCH_SIZE):
-    """Attention groups of every patch for a window block and a full block, side by side."""
+    """Attention groups of every patch for a window block and a full block, side by side.
+
+    Colours are the groups (Okabe & Ito's palette, cycled); each window carries its number in window order.
+    """
     width, height = image.size
     grid_thw = [[1, height // patch, width // patch]]
     rc = patch_rc(grid_thw)
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6 * height / width + 0.4), dpi=DPI)
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6 * height / width + 0.5), dpi=DPI)
     for ax, window in zip(axes, (True, False)):
         groups = attention_groups(grid_thw, window=window).numpy()
         grid = np.zeros((height // patch, width // patch))
         grid[rc[:, 0], rc[:, 1]] = groups
         ax.imshow(image)
         ax.imshow(
-            grid % 10,
-            cmap="tab10",
+            grid % WINDOW_COLORS.N,
+            cmap=WINDOW_COLORS,
             vmin=0,
-            vmax=9,
-            alpha=0.45,
+            vmax=WINDOW_COLORS.N - 1,
+            alpha=0.5,
             extent=(-0.5, width - 0.5, height - 0.5, -0.5),
             interpolation="nearest",
         )
         draw_grid(ax, height, width, patch, colors="white", linewidths=0.3, alpha=0.5)
-        ax.set_title(
-            f"{'window' if window else 'full'} block: {groups.max() + 1} attention group(s)", fontsize=9
-        )
+        if window:
+            draw_grid(ax, height, width, 112, colors="black", linewidths=1.0)
+            _number_windows(ax, width, height)
+        n = groups.max() + 1
+        title = f"window block: {n} windows, numbered in window order" if window else f"full block: {n} group"
+        ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     fig.tight_layout()
     return fig
