@@ -1,7 +1,8 @@
 """Checkers for the vision-tower chapter's *write code* exercises: RMSNorm and a block's size.
 
 ``rms_norm(x, weight, eps)``: the norm of every vision block (and of the merger), expected values
-from :class:`qwen_lite.layers.RMSNorm` (``Qwen2RMSNorm`` in transformers' ``modeling_qwen2_5_vl.py``).
+from :class:`qwen_lite.layers.RMSNorm` (``Qwen2RMSNorm``, which transformers' ``modeling_qwen2_5_vl.py``
+imports from ``qwen2/modeling_qwen2.py``).
 ``block_parameters(hidden_size, intermediate_size)``: the parameter count of one vision block,
 expected values counted on a :class:`qwen_lite.vision.VisionBlock` built on the ``meta`` device.
 """
