@@ -3,13 +3,15 @@
 The modules, in the order the book teaches them: ``config``, ``processing`` and ``video`` (pixels to
 patches), ``tokenizer`` and ``processor`` (text and placeholders), ``vision`` (the ViT), ``rope``
 (M-RoPE positions), ``text`` (the Qwen2 decoder), ``model`` (fusion and forward), ``generation``,
-``weights`` (checkpoints), ``accounting`` (parameters and FLOPs) and ``viz`` (figures and widgets,
-never imported by model code).
+``weights`` (checkpoints), ``accounting`` (parameters and FLOPs), ``grounding`` (boxes and points in
+the answers), ``training`` (labels and the loss), ``exercises`` (the chapters' checkers) and ``viz``
+(figures and widgets, never imported by model code).
 """
 
 from qwen_lite.config import PRESETS, Qwen25VLConfig, TextConfig, VisionConfig
 from qwen_lite.files import CheckpointError
 from qwen_lite.generation import GenerationConfig
+from qwen_lite.grounding import GroundingParseError, parse_grounding
 from qwen_lite.model import Qwen25VLForConditionalGeneration
 from qwen_lite.processor import PreprocessorConfigError, Qwen25VLProcessor
 from qwen_lite.seed_api import Qwen25VLModel, preprocess_image
@@ -23,6 +25,7 @@ __all__ = [
     "PreprocessorConfigError",
     "CheckpointError",
     "GenerationConfig",
+    "GroundingParseError",
     "NotEnoughMemoryError",
     "Qwen25VLConfig",
     "Qwen25VLForConditionalGeneration",
@@ -35,6 +38,7 @@ __all__ = [
     "check_shape",
     "from_pretrained",
     "get_tokenizer",
+    "parse_grounding",
     "preprocess_image",
     "save_pretrained",
     "trace_shapes",

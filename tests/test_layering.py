@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "qwen_lite"
-PREPROCESSING = ["processing", "video", "tokenizer", "processor", "files"]
+PREPROCESSING = ["processing", "video", "tokenizer", "processor", "files", "grounding"]
 MODEL_SIDE = {"model", "vision", "text", "weights", "generation"}
 MODEL = ["config", "layers", "vision", "rope", "text", "model", "generation", "weights", "files"]
 
