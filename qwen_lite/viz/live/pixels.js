@@ -1,5 +1,18 @@
 // Chapter 1's live widget: click a pixel, see its 14 px patch, its 2 x 2 unit and its pixel_values row.
-import { PALETTE, eventPixel, h, injectStyle, legend, loadImage, outline, readouts, setAndSave, watch } from "./common.js";
+import {
+  PALETTE,
+  addStyle,
+  eventPixel,
+  h,
+  injectStyle,
+  legend,
+  loadImage,
+  numberControl,
+  outline,
+  readouts,
+  setAndSave,
+  watch,
+} from "./common.js";
 import { locatePixel } from "./patches.js";
 
 // Sized for the book's content column (about 700 px): photo and close-up side by side, readouts below.
@@ -8,7 +21,17 @@ const ZOOM = 7; // screen pixels per image pixel in the unit close-up (a 28 px u
 
 async function render({ model, el }) {
   injectStyle(el.ownerDocument);
+  addStyle(
+    el.ownerDocument,
+    "ql-pixels-style",
+    ".ql-pixels .ql-control { margin-right: 14px; } .ql-pixels .ql-control input[type=range] { width: 130px; } .ql-pixels .ql-control input[type=number] { width: 5em; }",
+  );
   const photo = await loadImage(model.get("image"));
+  const step = model.get("patch_size") * model.get("merge_size");
+  const controls = [
+    numberControl(model, "width", "width", step, 2240, step, "px"),
+    numberControl(model, "height", "height", step, 2240, step, "px"),
+  ];
   const main = h("canvas", { "data-role": "photo", title: "click a pixel", style: "max-width: 64%; height: auto" });
   const zoom = h("canvas", { "data-role": "unit", style: "max-width: 34%; height: auto" });
   const info = readouts([
@@ -23,7 +46,8 @@ async function render({ model, el }) {
   el.append(
     h(
       "div",
-      { class: "ql-widget" },
+      { class: "ql-widget ql-pixels" },
+      h("div", { class: "ql-row" }, ...controls.map((c) => c.el)),
       h("div", { class: "ql-row", style: "flex-wrap: nowrap" }, main, zoom),
       info.el,
       legend([
@@ -35,6 +59,7 @@ async function render({ model, el }) {
   );
 
   function draw() {
+    controls.forEach((c) => c.sync());
     const width = model.get("width");
     const height = model.get("height");
     const p = model.get("patch_size");
