@@ -17,10 +17,13 @@ batch of 2 (a bug transformers had, PR #44873).
 
 from __future__ import annotations
 
+import types
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from qwen_lite.config import Qwen25VLConfig
 from qwen_lite.generation import GenerationConfig, generate
@@ -34,15 +37,21 @@ from qwen_lite.rope import (
 from qwen_lite.shapes import check_shape
 from qwen_lite.text import KVCache, TextModel
 from qwen_lite.trace import record
+from qwen_lite.training import causal_lm_loss, check_labels
 from qwen_lite.vision import VisionTransformer
 
 
 @dataclass
 class Qwen25VLOutput:
+    """What :meth:`Qwen25VLForConditionalGeneration.forward` returns; field names are transformers'
+    (``Qwen2_5_VLCausalLMOutputWithPast``: ``.loss``, ``.logits``, ``.past_key_values``, ``.rope_deltas``,
+    ``.hidden_states``). ``loss`` comes last here so that positional construction keeps working."""
+
     logits: torch.Tensor  # (b l vocab), or (b logits_to_keep vocab)
     past_key_values: KVCache | None = None
     rope_deltas: torch.Tensor | None = None  # (b 1): decode position = cache length + delta
     hidden_states: tuple[torch.Tensor, ...] | None = None  # input of each decoder layer, then the final norm
+    loss: torch.Tensor | None = None  # () float32, only when labels were given
 
 
 class Qwen25VLForConditionalGeneration(nn.Module):
@@ -69,6 +78,44 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         self.lm_head = nn.Linear(config.text.hidden_size, config.text.vocab_size, bias=False)
         if config.text.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
+        self._checkpointing = False
+
+    # --- activation (gradient) checkpointing --------------------------------------------------------
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        """Whether decoder layers and vision blocks recompute their activations in the backward pass.
+
+        Set it (``model.gradient_checkpointing = True``) or call :meth:`gradient_checkpointing_enable`.
+        When on, in training mode (``model.train()``) with gradients enabled, each decoder layer and each
+        vision block runs under ``torch.utils.checkpoint.checkpoint(..., use_reentrant=False)``: the
+        forward pass keeps only the block's inputs, the backward pass runs the block again to get the
+        rest (Chen et al. 2016; transformers' ``gradient_checkpointing_enable`` does the same per layer).
+        Loss and gradients are unchanged (``tests/test_training.py``); memory drops, time rises by about
+        one extra forward pass. In eval mode, under ``torch.no_grad()``, or for a call that passes a KV
+        cache, blocks run as usual; ``use_cache=True`` in training mode is turned off with a warning,
+        as transformers does. Parameter names and ``state_dict()`` do not change.
+        """
+        return self._checkpointing
+
+    @gradient_checkpointing.setter
+    def gradient_checkpointing(self, on: bool) -> None:
+        if not isinstance(on, bool):
+            raise TypeError(f"gradient_checkpointing: expected True or False, got {on!r}")
+        for block in (*self.model.layers, *self.visual.blocks):
+            if on:  # a bound method on the instance: deepcopy re-binds it to the copy
+                block.forward = types.MethodType(_checkpointed_forward, block)
+            else:
+                block.__dict__.pop("forward", None)
+        self._checkpointing = on
+
+    def gradient_checkpointing_enable(self) -> None:
+        """Turn activation checkpointing on (see :attr:`gradient_checkpointing`); transformers' method name."""
+        self.gradient_checkpointing = True
+
+    def gradient_checkpointing_disable(self) -> None:
+        """Turn activation checkpointing off (see :attr:`gradient_checkpointing`)."""
+        self.gradient_checkpointing = False
 
     def forward(
         self,
@@ -85,6 +132,8 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         logits_to_keep: int = 0,
         output_hidden_states: bool = False,
         rope_deltas: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        num_items_in_batch: int | torch.Tensor | None = None,
     ) -> Qwen25VLOutput:
         """Next-token logits for a batch of (multimodal) prompts.
 
@@ -94,12 +143,19 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         past_key_values: a :class:`KVCache` (one is created when ``use_cache``). For a decode step
         (non-empty cache) pass the prefill's ``rope_deltas`` (b 1), or explicit ``position_ids`` (3 b l).
         logits_to_keep: if > 0, compute logits only for the last that many positions.
+        labels: (b l) int, like ``input_ids``, -100 where a token does not count (e.g. from
+        :func:`qwen_lite.training.build_labels`); then ``.loss`` is transformers' next-token loss
+        (:func:`qwen_lite.training.causal_lm_loss`: shift by one, float32, mean over counted tokens, or the
+        sum divided by ``num_items_in_batch`` when that is given). Without labels ``.loss`` is None and
+        nothing else changes.
 
         Raises ``TypeError`` / ``ValueError`` naming the argument for inputs the model cannot mean:
         non-integer ``input_ids`` or grids, ids outside the vocabulary, a mask of the wrong shape or with
         values other than 0/1, integer ``pixel_values``, pixels without a grid or a grid without pixels,
         ``second_per_grid_ts`` with one entry per video missing or negative, placeholders that do not
-        match the grids (:func:`check_placeholders`).
+        match the grids (:func:`check_placeholders`); labels that are not (b l) integer ids in the
+        vocabulary or -100 (:func:`qwen_lite.training.check_labels`), labels with ``logits_to_keep``
+        (the loss needs every position), ``num_items_in_batch`` without labels or not > 0.
         """
         if past_key_values is not None and not isinstance(past_key_values, KVCache):
             raise TypeError(
@@ -114,6 +170,22 @@ class Qwen25VLForConditionalGeneration(nn.Module):
             second_per_grid_ts, logits_to_keep,
         )  # fmt: skip
         batch, length = input_ids.shape
+        if labels is not None:
+            check_labels(labels, batch, length, self.config.text.vocab_size, num_items_in_batch)
+            if logits_to_keep:
+                raise ValueError(
+                    f"labels with logits_to_keep={logits_to_keep}: the loss needs the logits of every "
+                    "position (pass logits_to_keep=0)"
+                )
+        elif num_items_in_batch is not None:
+            raise ValueError("num_items_in_batch was given without labels: it divides the loss, pass labels")
+        if use_cache and self.gradient_checkpointing and self.training:
+            warnings.warn(
+                "use_cache=True with gradient checkpointing in training mode: the recomputed layers would "
+                "write the cache twice; running with use_cache=False (as transformers does)",
+                stacklevel=2,
+            )
+            use_cache = False
         if position_ids is not None:
             check_positions(position_ids, batch, length)
         if rope_deltas is not None:
@@ -149,7 +221,11 @@ class Qwen25VLForConditionalGeneration(nn.Module):
             hidden = hidden[:, -logits_to_keep:]
         logits = self.lm_head(hidden)
         record("lm_head", hidden, logits)
-        return Qwen25VLOutput(logits, past_key_values, rope_deltas, out.hidden_states)
+        loss = None
+        if labels is not None:
+            loss = causal_lm_loss(logits, labels, num_items_in_batch)
+            record("loss", [logits, labels], loss)
+        return Qwen25VLOutput(logits, past_key_values, rope_deltas, out.hidden_states, loss)
 
     def check_inputs(self, input_ids, attention_mask, past: int, pixel_values, image_grid_thw,
                      pixel_values_videos, video_grid_thw, second_per_grid_ts, logits_to_keep) -> None:  # fmt: skip
@@ -245,6 +321,15 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         """:func:`qwen_lite.generation.generate` on this model (same arguments; defaults from
         ``self.generation_config``)."""
         return generate(self, input_ids, **kwargs)
+
+
+def _checkpointed_forward(block: nn.Module, *args, **kwargs):
+    """``block``'s own forward, under ``torch.utils.checkpoint`` when that can save memory and is safe."""
+    plain = type(block).forward
+    uses_cache = any(isinstance(a, KVCache) for a in (*args, *kwargs.values()))
+    if block.training and torch.is_grad_enabled() and not uses_cache:
+        return checkpoint(plain, block, *args, use_reentrant=False, **kwargs)
+    return plain(block, *args, **kwargs)
 
 
 def check_token_ids(input_ids, vocab_size: int) -> dict[str, int]:
