@@ -120,18 +120,33 @@ def tokens_figure(sides: Sequence[int], budgets: dict[str, Sequence[int]], dpi: 
     return fig
 
 
+def share_label(share: float) -> str:
+    """A share of the total as the bars print it: one decimal below 10%, "<0.1%" for a sliver, "0%" for none."""
+    if share == 0:
+        return "0%"
+    if share < 0.001:
+        return "<0.1%"
+    return f"{share:.1%}" if share < 0.1 else f"{share:.0%}"
+
+
 def flops_bars(ax, rows: list[dict], title: str) -> None:
-    """Horizontal bars of GFLOPs per component (an :func:`qwen_lite.accounting.accounting_table`)."""
+    """Horizontal bars of each component's share of the forward FLOPs, on a linear 0-100% axis.
+
+    ``rows`` is an :func:`qwen_lite.accounting.accounting_table`. A linear axis keeps a 0.1% part a
+    sliver (a log axis drew it nearly as long as a 40% part); each bar is labelled with its share
+    and its GFLOPs, so small parts stay readable.
+    """
     rows = [r for r in rows if r["component"] in COLORS]
     names = [r["component"] for r in rows]
-    gflops = [r["flops"] / 1e9 for r in rows]
-    ax.barh(names, gflops, color=[COLORS[n] for n in names])
+    shares = [100 * r["flops_share"] for r in rows]
+    ax.barh(names, shares, color=[COLORS[n] for n in names])
     for i, r in enumerate(rows):
-        ax.text(gflops[i], i, f" {r['flops_share']:.0%}", va="center", fontsize=8)
-    ax.set_xscale("log")
-    ax.set_xlim(left=max(min(g for g in gflops if g > 0) / 3, 1e-3), right=max(gflops) * 8)
+        ax.text(shares[i], i, f" {share_label(r['flops_share'])} ({r['flops'] / 1e9:,.0f} GFLOPs)",
+                va="center", fontsize=8)  # fmt: skip
+    ax.set_xlim(0, 140)  # room for the labels right of a long bar
+    ax.set_xticks(range(0, 101, 20))
     ax.invert_yaxis()
-    ax.set_xlabel("forward GFLOPs (log scale)")
+    ax.set_xlabel("share of the forward FLOPs (%)")
     ax.set_title(title, fontsize=10)
 
 
@@ -147,14 +162,18 @@ def flops_widget(models: dict[str, object], sides: Sequence[int], table: Callabl
         fig.subplots_adjust(
             left=0.4, right=0.97, bottom=0.16, top=0.9
         )  # fixed margins: faster than tight_layout
-        flops_bars(ax, table(models[names[i]], sides[j]), f"{names[i]}, {sides[j]}x{sides[j]} image + text")
+        flops_bars(ax, table(models[names[i]], sides[j]), f"{names[i]}, {sides[j]} × {sides[j]} image + text")
         return fig_to_png(fig)
 
     return linked_grid([("model", names), ("image side (px)", [f"{s} px" for s in sides])], render)
 
 
-def full_attention_share_figure(sides: Sequence[int], shares: dict[str, Sequence[float]], dpi: int = 80):
-    """Share of the vision tower's FLOPs in each part, against the image side (stacked areas)."""
+def full_attention_share_figure(sides: Sequence[int], shares: dict[str, Sequence[float]], full_blocks: int,
+                                depth: int, dpi: int = 80):  # fmt: skip
+    """Share of the vision tower's FLOPs in each part, against the image side (stacked areas).
+
+    ``full_blocks`` of ``depth`` blocks attend over the whole image (they name the figure's title).
+    """
     fig, ax = plt.subplots(figsize=(7.5, 3.4), dpi=dpi)
     fig.subplots_adjust(left=0.1, right=0.62, bottom=0.15)
     ax.stackplot(sides, *shares.values(), labels=list(shares),
@@ -166,5 +185,5 @@ def full_attention_share_figure(sides: Sequence[int], shares: dict[str, Sequence
     ax.set_xlabel("side of a square image (px)")
     ax.set_ylabel("share of vision-tower FLOPs")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    ax.set_title("4 full-attention blocks of 32 take over at high resolution", fontsize=10)
+    ax.set_title(f"{full_blocks} full-attention blocks of {depth} take over at high resolution", fontsize=10)
     return fig
