@@ -44,6 +44,15 @@ def linked_views(views: Sequence[tuple[str, object]], description: str = "view",
     return linked_grid([(description, titles)], lambda i: views[i][1], width=width)
 
 
+LINKED_TABS_CLASS = "ql-linked-tabs"
+# The tab bar's classes: ipywidgets 7 (Phosphor: p-TabBar) and 8 (Lumino: lm-TabBar) both add widget-tab-bar.
+LINKED_TABS_STYLE = (
+    "<style>"
+    + ", ".join(f".{LINKED_TABS_CLASS} > .{bar}" for bar in ("widget-tab-bar", "p-TabBar", "lm-TabBar"))
+    + " { display: none !important; }</style>"
+)
+
+
 def linked_grid(controls: Sequence[tuple[str, Sequence[str]]], render, width: str = "640px"):
     """Several sliders over a grid of precomputed views, linked client-side.
 
@@ -51,7 +60,10 @@ def linked_grid(controls: Sequence[tuple[str, Sequence[str]]], render, width: st
     view (PNG bytes or a widget) for option ``i`` of the first control, ``j`` of the second, and so on.
     Every combination is rendered once, up front, into nested ``Tab`` widgets; each slider's
     ``index`` is ``jslink``-ed to the ``selected_index`` of every tab at its level, so moving a
-    slider in the browser shows the matching view with no kernel. Returns ``VBox(sliders..., tabs)``.
+    slider in the browser shows the matching view with no kernel. The sliders are the only controls:
+    every ``Tab`` carries the DOM class :data:`LINKED_TABS_CLASS` and a ``<style>`` (an ``HTML`` widget,
+    rendered by the kernel's front end and by the static site's widget manager alike) hides its tab bar.
+    Returns ``VBox(style, sliders..., tabs)``.
     """
     import ipywidgets as widgets
 
@@ -74,12 +86,13 @@ def linked_grid(controls: Sequence[tuple[str, Sequence[str]]], render, width: st
             return view
         labels = controls[level][1]
         tab = widgets.Tab(children=[build(level + 1, (*chosen, i)) for i in range(len(labels))])
+        tab.add_class(LINKED_TABS_CLASS)
         for i, label in enumerate(labels):
             tab.set_title(i, str(label))
         widgets.jslink((sliders[level], "index"), (tab, "selected_index"))
         return tab
 
-    return widgets.VBox([*sliders, build(0, ())])
+    return widgets.VBox([widgets.HTML(LINKED_TABS_STYLE), *sliders, build(0, ())])
 
 
 def draw_grid(ax, height: int, width: int, step: int, **line_kwargs) -> None:

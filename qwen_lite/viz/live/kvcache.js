@@ -87,6 +87,7 @@ async function render({ model, el }) {
     ctx.lineTo(40 + L * cell, top + n * cell);
     ctx.stroke();
     ctx.setLineDash([]);
+    ctx.fillStyle = "#444";
     ctx.textAlign = "center";
     ctx.fillText("key position (dotted: end of the prompt)", 40 + (n * cell) / 2, top + n * cell + 16);
     ctx.save();

@@ -219,7 +219,7 @@ async function render({ model, el }) {
     ctx.font = "11px system-ui, sans-serif";
     ctx.fillStyle = "#444";
     ctx.textAlign = "left";
-    ctx.fillText(`${block.kind} block: ${t} × ${gw} × ${gh} (t × w × h merged tokens)${t > shown ? `, first ${shown} grids` : ""}`, 2, 12);
+    ctx.fillText(`${block.kind}: ${t} × ${gw} × ${gh} (t × w × h)${t > shown ? `, first ${shown} grids` : ""}`, 2, 12);
     const lo = Math.min(pos[0][block.padFirst], pos[1][block.padFirst]);
     const hi = Math.max(lo + 1, block.resume - 1);
     for (let k = 0; k < shown; k++) {
