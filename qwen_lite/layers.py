@@ -63,11 +63,28 @@ def apply_rotary(
             f"apply_rotary: cos/sin must end in x's last dimension {x.shape[-1]}, "
             f"got cos {tuple(cos.shape)}, sin {tuple(sin.shape)}"
         )
-    if not upcast:
-        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-        return x * cos + rotate_half(x) * sin
-    x32 = x.float()
-    return (x32 * cos.float() + rotate_half(x32) * sin.float()).to(x.dtype)
+    if x.shape[-1] % 2:
+        raise ValueError(
+            f"apply_rotary: the last dimension of x must be even (two halves), got {x.shape[-1]}"
+        )
+    dtype = x.dtype
+    if upcast:
+        # Convert once: mixed-dtype products would each convert their bf16 operand on the CPU anyway.
+        x = x.float()
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    # x * cos + rotate_half(x) * sin, one half at a time: the first half is x1*c1 + (-x2)*s1, which is
+    # x1*c1 - x2*s1 bit for bit (negation is exact), so no negated copy is made. Each product and each
+    # sum rounds once, as in the formula.
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    c1, c2, s1, s2 = cos[..., :half], cos[..., half:], sin[..., :half], sin[..., half:]
+    if torch.is_grad_enabled() and (x.requires_grad or cos.requires_grad or sin.requires_grad):
+        out = torch.cat([x1 * c1 - x2 * s1, x2 * c2 + x1 * s2], dim=-1)  # differentiable
+    else:  # the same arithmetic written into one buffer: no concatenation pass (out= has no autograd)
+        out = torch.empty(torch.broadcast_shapes(x.shape, cos.shape), dtype=x.dtype, device=x.device)
+        torch.mul(x1, c1, out=out[..., :half]).sub_(x2 * s1)
+        torch.mul(x2, c2, out=out[..., half:]).add_(x1 * s2)
+    return out.to(dtype)
 
 
 class MLP(nn.Module):

@@ -269,6 +269,48 @@ def test_layers_match_reference_in_bfloat16():
     assert torch.equal(apply_rotary(x, cos[:, None], sin[:, None]), q_ref)
     assert torch.equal(apply_rotary(x * 2, cos[:, None], sin[:, None]), k_ref)
 
+    # The tower rotates q and k as one (2 n heads d) view of the qkv projection: same numbers.
+    qkv = torch.randn(5, 3, 3, 80, dtype=torch.bfloat16).transpose(0, 1)  # (three n heads d), strided
+    q_ref, k_ref = apply_rotary_pos_emb_vision(qkv[0], qkv[1], cos, sin)
+    assert torch.equal(apply_rotary(qkv[:2], cos[:, None], sin[:, None]), torch.stack([q_ref, k_ref]))
+
+
+def _rotate_by_formula(x, cos, sin, upcast):
+    """``x * cos + rotate_half(x) * sin`` as written (the reference's formula), in float32 if ``upcast``."""
+    from qwen_lite.layers import rotate_half
+
+    xc = x.float() if upcast else x
+    cos, sin = cos.to(xc.dtype), sin.to(xc.dtype)
+    return (xc * cos + rotate_half(xc) * sin).to(x.dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64])
+@pytest.mark.parametrize("upcast", [True, False])
+def test_apply_rotary_is_the_formula_bit_for_bit_with_and_without_autograd(dtype, upcast):
+    """apply_rotary computes the halves without a negated copy or a concatenation (for speed); with
+    autograd it takes a differentiable path. Both must be the formula's exact numbers."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 7, 4, 16).to(dtype)
+    cos, sin = torch.randn(7, 1, 16), torch.randn(7, 1, 16)
+    want = _rotate_by_formula(x, cos, sin, upcast)
+    with torch.no_grad():
+        fast = apply_rotary(x, cos, sin, upcast=upcast)
+    leaf = x.clone().requires_grad_(dtype.is_floating_point)
+    differentiable = apply_rotary(leaf, cos, sin, upcast=upcast)
+    assert fast.dtype == differentiable.dtype == dtype
+    assert torch.equal(fast, want) and torch.equal(differentiable.detach(), want)
+    # The gradient is the transposed rotation: check it against autograd through the formula.
+    differentiable.square().sum().backward()
+    formula_leaf = x.clone().requires_grad_()
+    _rotate_by_formula(formula_leaf, cos, sin, upcast).square().sum().backward()
+    torch.testing.assert_close(leaf.grad, formula_leaf.grad)
+
+
+def test_apply_rotary_rejects_an_odd_last_dimension():
+    x = torch.randn(3, 5)
+    with pytest.raises(ValueError, match="last dimension of x must be even"):
+        apply_rotary(x, torch.ones(3, 5), torch.zeros(3, 5))
+
 
 def test_released_tower_traces_shapes_on_meta_device():
     """The book traces the real 32-block tower without memory: forward must run on `meta`."""
