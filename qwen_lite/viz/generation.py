@@ -1,7 +1,8 @@
-"""Figures and widgets for the chapters on generation, video and the real model.
+"""Static figures for the chapters on generation, video and the real model.
 
-Every widget is a :func:`qwen_lite.viz.linked_grid` of precomputed PNG views, so it works on the static
-site without a kernel. Figures are small (dpi 70) to keep the notebooks light.
+They sit beside the live widgets (:mod:`qwen_lite.viz.live.kvcache`, :mod:`qwen_lite.viz.live.fps`), for
+print and for readers without JavaScript. Figures are small (dpi 70) to keep the notebooks light. Colours
+are Okabe & Ito's colour-blind-safe palette, as the widgets'.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from qwen_lite.viz import fig_to_png, linked_grid
-
-COMPUTED = "#f28e2b"  # orange: computed at this step
-CACHED = "#4e79a7"  # blue: read from the KV cache
+COMPUTED = "#E69F00"  # orange: computed at this step
+CACHED = "#0072B2"  # blue: read from the KV cache
 IDLE = "#e6e6e6"  # grey: masked (future) or not needed
 
 # --- generation: what one step computes, with and without a KV cache ------------------------------
@@ -67,24 +66,13 @@ def cache_step_figure(prompt_len: int, step: int, use_cache: bool, dpi: int = 70
     return fig
 
 
-def cache_step_widget(prompt_len: int, steps: int, width: str = "420px"):
-    """Two sliders: decode step (0 = prefill .. steps) and cache on/off, over precomputed views."""
-    step_labels = ["prefill"] + [str(s) for s in range(1, steps + 1)]
-    modes = ["with KV cache", "no cache"]
-    return linked_grid(
-        [("step", step_labels), ("mode", modes)],
-        lambda i, j: fig_to_png(cache_step_figure(prompt_len, i, use_cache=(j == 0))),
-        width=width,
-    )
-
-
 def tokens_per_step_figure(prompt_len: int, steps: int, dpi: int = 70):
     """Bars: tokens pushed through the decoder at each step, with and without the cache."""
     xs = np.arange(steps + 1)
     cached = [len(step_work(prompt_len, s, True)[0]) for s in xs]
     uncached = [len(step_work(prompt_len, s, False)[0]) for s in xs]
     fig, ax = plt.subplots(figsize=(5.5, 2.8), dpi=dpi)
-    ax.bar(xs - 0.2, uncached, width=0.4, color="#bab0ac", label="no cache")
+    ax.bar(xs - 0.2, uncached, width=0.4, color="#999999", label="no cache")
     ax.bar(xs + 0.2, cached, width=0.4, color=COMPUTED, label="with KV cache")
     ax.set_xticks(xs, ["prefill"] + [str(s) for s in xs[1:]], fontsize=8)
     ax.set_xlabel("step")
@@ -97,7 +85,7 @@ def tokens_per_step_figure(prompt_len: int, steps: int, dpi: int = 70):
 def step_times_figure(times_cached: Sequence[float], times_uncached: Sequence[float], dpi: int = 70):
     """Measured milliseconds per decode step, with and without the cache."""
     fig, ax = plt.subplots(figsize=(5.5, 2.8), dpi=dpi)
-    ax.plot(np.arange(1, len(times_uncached) + 1), np.asarray(times_uncached) * 1e3, "o-", color="#bab0ac",
+    ax.plot(np.arange(1, len(times_uncached) + 1), np.asarray(times_uncached) * 1e3, "o-", color="#999999",
             label="no cache")  # fmt: skip
     ax.plot(np.arange(1, len(times_cached) + 1), np.asarray(times_cached) * 1e3, "o-", color=COMPUTED,
             label="with KV cache")  # fmt: skip
@@ -149,16 +137,6 @@ def frame_strip_figure(thumbnails: Sequence[np.ndarray], kept: Sequence[int], ti
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(pad=0.3)
     return fig
-
-
-def fps_widget(thumbnails: Sequence[np.ndarray], choices: Sequence[tuple[str, Sequence[int], str]],
-               width: str = "640px"):  # fmt: skip
-    """A slider over sampling rates; each choice is (label, kept frame indices, title)."""
-    return linked_grid(
-        [("sampling fps", [label for label, _, _ in choices])],
-        lambda i: fig_to_png(frame_strip_figure(thumbnails, choices[i][1], choices[i][2])),
-        width=width,
-    )
 
 
 def temporal_ids_figure(rows: Sequence[tuple[str, Sequence[float], Sequence[int]]], dpi: int = 70):

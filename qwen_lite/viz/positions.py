@@ -1,7 +1,8 @@
 """Pictures of M-RoPE: the three position ids (temporal, height, width) of every token of a prompt.
 
-Used by the M-RoPE chapter. Every function takes plain tensors (``input_ids``, ``position_ids``) and
-returns a matplotlib figure, or PNG views for :func:`qwen_lite.viz.linked_grid`.
+Used by the M-RoPE chapter: the static figures (for print and readers without JavaScript) beside the live
+widget :mod:`qwen_lite.viz.live.mrope`. Every function takes plain tensors (``input_ids``,
+``position_ids``) and returns a matplotlib figure.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 
-from qwen_lite.viz import fig_to_png, linked_grid
-
 AXES = ("temporal", "height", "width")
-KIND_COLORS = {"text": "#d9d9d9", "marker": "#7f7f7f", "image": "#4c9be8", "video": "#f28e2b"}
-AXIS_COLORS = ("#e15759", "#59a14f", "#4e79a7")  # temporal, height, width
+# Okabe & Ito colour-blind-safe colours, as the live widgets (qwen_lite/viz/live/common.js PALETTE).
+KIND_COLORS = {"text": "#d9d9d9", "marker": "#999999", "image": "#56B4E9", "video": "#E69F00"}
+AXIS_COLORS = ("#D55E00", "#009E73", "#0072B2")  # temporal, height, width: vermillion, green, blue
 
 
 def token_kinds(
@@ -226,97 +226,6 @@ def plot_mrope_slots(mrope_section: Sequence[int], inv_freq):
     curve.grid(alpha=0.3)
     fig.tight_layout()
     return fig
-
-
-def _view(
-    input_ids,
-    seconds: float,
-    grids: dict,
-    labels,
-    kinds,
-    rope_kwargs,
-    vmax: int,
-    grid_t: int,
-    all_seconds: Sequence[float],
-):
-    from qwen_lite.rope import get_rope_index
-
-    pos, _ = get_rope_index(input_ids, second_per_grid_ts=torch.tensor([seconds]), **grids, **rope_kwargs)
-    pos = pos[:, 0]
-    fig = plt.figure(figsize=(10.2, 5.2), dpi=72)
-    plot_position_ids(
-        pos,
-        kinds,
-        labels,
-        per_line=-(-len(kinds) // 2) if len(kinds) <= 60 else 30,
-        vmax=vmax,
-        fig=fig,
-        top=0.93,
-        bottom=0.34,
-        title=f"position ids with second_per_grid_t = {seconds:g} s",
-    )
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()]
-    fig.legend(handles, list(KIND_COLORS), loc="upper right", ncol=4, fontsize=7, frameon=False)
-    # Bottom: the video's temporal ids on a time axis, and where the text after it resumes.
-    video = [i for i, k in enumerate(kinds) if k == "video"]
-    first, last = video[0], video[-1]
-    per_grid = len(video) // grid_t
-    ax = fig.add_axes([0.07, 0.07, 0.5, 0.2])
-    times = np.arange(grid_t) * seconds
-    ids = pos[0, first::per_grid][:grid_t].numpy()
-    ax.plot(times, ids, "o-", color=AXIS_COLORS[0], label="video temporal id")
-    resume = int(pos[0, last + 1])
-    ax.axhline(resume, color="k", ls="--", lw=1, label=f"<|vision_end|>, then text: from {resume}")
-    ax.set_xlim(-0.2, max(all_seconds) * (grid_t - 1) + 0.2)
-    ax.set_ylim(int(pos[0, first]) - 1, vmax + 1)
-    ax.set_xlabel("seconds into the video", fontsize=8)
-    ax.set_ylabel("id", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, loc="upper left")
-    ax.grid(alpha=0.3)
-    note = fig.add_axes([0.6, 0.05, 0.38, 0.24])
-    note.axis("off")
-    text = (
-        f"{grid_t} temporal grids, {seconds:g} s each\n"
-        f"temporal ids: {', '.join(str(v) for v in ids)}\n"
-        f"h, w ids of the video: {int(pos[1, first])}..{int(pos[1, last])}, {int(pos[2, first])}..{int(pos[2, last])}\n"
-        f"<|vision_end|> and the text resume at {int(pos[0, last + 1])}\n"
-        f"= largest id of the block + 1"
-    )
-    note.text(0, 1, text, va="top", fontsize=8, family="monospace")
-    return fig_to_png(fig)
-
-
-def mrope_widget(
-    input_ids,
-    tokenizer,
-    image_grid_thw,
-    video_grid_thw,
-    seconds: Sequence[float] = (0.5, 1.0, 2.0),
-    tokens_per_second: int = 2,
-    width: str = "740px",
-):
-    """A slider over the video's ``second_per_grid_t``: all three ids of every token, precomputed per value.
-
-    ``input_ids`` (1 l) must hold one image block and one video block (in that order or any order).
-    """
-    from qwen_lite.rope import get_rope_index
-
-    grids = {"image_grid_thw": image_grid_thw, "video_grid_thw": video_grid_thw}
-    rope_kwargs = {"tokens_per_second": tokens_per_second}
-    kinds = token_kinds(input_ids)
-    labels = token_labels(input_ids[0], tokenizer)
-    vmax = max(
-        int(get_rope_index(input_ids, second_per_grid_ts=torch.tensor([s]), **grids, **rope_kwargs)[0].max())
-        for s in seconds
-    )
-    grid_t = int(video_grid_thw[0, 0])
-    views = {
-        s: _view(input_ids, s, grids, labels, kinds, rope_kwargs, vmax, grid_t, seconds) for s in seconds
-    }
-    return linked_grid(
-        [("second_per_grid_t", [f"{s:g} s" for s in seconds])], lambda i: views[seconds[i]], width=width
-    )
 
 
 def plot_tokens(input_ids, tokenizer, chars_per_line: int = 80, collapse: int = 3, title: str | None = None):

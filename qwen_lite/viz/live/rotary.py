@@ -122,3 +122,18 @@ def golden_cases(rng: random.Random, n: int) -> list[dict]:
             }  # fmt: skip
         )
     return cases
+
+
+def package_score_map(radius: int, band: dict, head_dim: int = 80, theta: float = 10000.0, base=(40, 40)):
+    """(2 radius + 1, 2 radius + 1) float32 scores for Δrow, Δcol in -radius..radius (rows Δrow), one batch.
+
+    The query sits at ``base``; every key position ``base + (Δrow, Δcol)`` is rotated by the package's
+    :class:`~qwen_lite.vision.VisionRotaryEmbedding` and :func:`~qwen_lite.layers.apply_rotary` at once.
+    """
+    offsets = torch.arange(-radius, radius + 1)
+    d_row, d_col = torch.meshgrid(offsets, offsets, indexing="ij")
+    keys = torch.stack([d_row.flatten(), d_col.flatten()], dim=-1) + torch.tensor(base)
+    positions = torch.cat([torch.tensor([base]), keys])  # (1 + n 2): the query, then the keys
+    cos, sin = VisionRotaryEmbedding(head_dim, theta)(positions)
+    rotated = apply_rotary(package_content(band, head_dim, theta).expand(len(positions), -1), cos, sin)
+    return (rotated[1:] @ rotated[0]).reshape(len(offsets), len(offsets))
