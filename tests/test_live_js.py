@@ -41,7 +41,7 @@ def _run_golden(tmp_path: Path, name: str, source: str, cases: list[dict]) -> su
 
 
 def test_every_index_module_has_golden_cases():
-    assert "patches" in golden_modules()
+    assert {"patches", "windows", "rope_index", "rotary", "frames", "cache_steps"} <= set(golden_modules())
 
 
 @pytest.mark.parametrize("name", golden_modules())
