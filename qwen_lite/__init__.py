@@ -18,6 +18,7 @@ from qwen_lite.seed_api import Qwen25VLModel, preprocess_image
 from qwen_lite.shapes import ShapeError, check_shape
 from qwen_lite.tokenizer import apply_chat_template, get_tokenizer
 from qwen_lite.trace import trace_shapes
+from qwen_lite.training import build_labels, causal_lm_loss
 from qwen_lite.weights import NotEnoughMemoryError, from_pretrained, save_pretrained
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "TextConfig",
     "VisionConfig",
     "apply_chat_template",
+    "build_labels",
+    "causal_lm_loss",
     "check_shape",
     "from_pretrained",
     "get_tokenizer",
