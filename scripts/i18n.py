@@ -7,6 +7,7 @@
     python scripts/i18n.py check     exit 1 if a page of DONE_PAGES has an untranslated or fuzzy
                                      message, or a translation that drops a role or glue of its English
     python scripts/i18n.py build     the Chinese edition at _build/html/zh (every warning an error)
+    python scripts/i18n.py glossary  write book/glossary.md from book/data/glossary.json
 
 Sphinx is driven through Jupyter Book's own entry point (jupyter_book.sphinx.build_sphinx) with the
 settings of _config.yml, so there is no generated conf.py. The catalogs are read and merged with
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import shutil
 import sys
@@ -225,11 +227,121 @@ def problems(page: str) -> list[str]:
     return out
 
 
-def check(done: list[str] = DONE_PAGES) -> list[str]:
+GLOSSARY_JSON = ROOT / "book" / "data" / "glossary.json"
+GLOSSARY_MD = ROOT / "book" / "glossary.md"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+MATH = re.compile(r"\$[^$]+\$")
+ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
+# Pages that are themselves lists of terms or quotations: the term rules do not apply to their messages.
+TERM_RULES_SKIP = {"book/glossary"}
+# Labels on notation.md's definitions (not sections), which a {ref} must give a text.
+TERM_LABELS = {f"notation-{x}" for x in ("patch", "unit", "segment", "seat", "slot", "blocks-layers")}
+SHORT = 30  # characters: a message this short (a heading, a table cell) may not carry a first use
+
+
+def glossary() -> list[dict]:
+    """The terms of book/data/glossary.json: dicts with en, zh, ref, and optional match, zh_short, note."""
+    return json.loads(GLOSSARY_JSON.read_text(encoding="utf-8"))["terms"]
+
+
+def glossary_markdown() -> str:
+    """book/glossary.md as generated from book/data/glossary.json (`python scripts/i18n.py glossary`)."""
+    rows = []
+    for t in sorted(glossary(), key=lambda t: t["en"].lower()):
+        if "/" in t["ref"]:
+            link = f"{{doc}}`{t['ref']}`"
+        elif t["ref"] in TERM_LABELS:  # a label on a definition, not a section: {ref} needs a text
+            link = f"{{ref}}`notation: {t['en']} <{t['ref']}>`"
+        else:
+            link = f"{{ref}}`{t['ref']}`"
+        rows.append(f"| {t['en']} | {t['zh']} | {link} |")
+    return GLOSSARY_PAGE.format(count=len(rows), rows="\n".join(rows))
+
+
+GLOSSARY_PAGE = """\
+(glossary)=
+# Glossary: English and Chinese terms
+
+Every technical term of the book, with the one Chinese word the Chinese edition uses for it and the
+place where the book defines it. The table is generated from `book/data/glossary.json`
+(`python scripts/i18n.py glossary`); the same file holds the Chinese edition to these words.
+
+Two of the terms are easy to confuse. A **patch** (图像块) is one square of `patch_size` × `patch_size`
+pixels: one row of `pixel_values`. A **merged unit** (合并单元, for short 单元) is a 2×2 block of
+neighbouring patches, the four rows that the merger turns into one token. Only the patch is 图像块.
+
+| English | 中文 | defined in |
+| --- | --- | --- |
+{rows}
+"""
+
+
+def _prose(text: str) -> str:
+    """A message without its roles, inline code and math: the words a term rule looks at."""
+    return MATH.sub(" ", LITERAL.sub(" ", ROLE.sub(" ", text)))
+
+
+def term_problems(page: str, catalog: Catalog | None = None) -> list[str]:
+    """Messages of `page` whose Chinese breaks the glossary (book/data/glossary.json).
+
+    * Wherever a message's English matches a term's `match`, its Chinese contains the term's `zh`
+      (or `zh_short` after the first use).
+    * The first message of the page that uses a term (and is longer than a heading) writes it
+      `zh（English）`, with the English of the term in the full-width parentheses.
+
+    A message kept verbatim (msgstr equal to msgid: a name, a quotation) is not held to the rules.
+    """
+    if page in TERM_RULES_SKIP:
+        return []
+    catalog = catalog if catalog is not None else read_catalog(page)
+    messages = [m for m in catalog if m.id and m.string and m.string != m.id]
     out = []
+    where = po_path(page).relative_to(ROOT)
+    for term in glossary():
+        if "match" not in term or not CJK.search(term["zh"]):
+            continue
+        pattern = re.compile(term["match"], re.IGNORECASE)
+        zh_forms = [term["zh"]] + ([term["zh_short"]] if "zh_short" in term else [])
+        first = True
+        for m in messages:
+            if not pattern.search(_prose(m.id)):
+                continue
+            if not any(z in m.string for z in zh_forms):
+                out.append(
+                    f"{where}: {m.id[:60]!r}: the English says {term['en']!r}, the Chinese lacks {term['zh']}"
+                )
+                continue
+            if first and len(m.string) > SHORT:
+                first = False
+                if not re.search(
+                    re.escape(term["zh"]) + r"\s*（[^）]*(" + term["match"] + r")", m.string, re.IGNORECASE
+                ):
+                    out.append(f"{where}: {m.id[:60]!r}: first use of {term['zh']} without （{term['en']}）")
+    return out
+
+
+def copied_english(page: str) -> list[str]:
+    """Messages whose msgstr is just their English (more than a short name): probably not translated."""
+    out = []
+    for m in read_catalog(page):
+        if m.id and m.string == m.id and not CJK.search(m.id) and len(ENGLISH_WORD.findall(_prose(m.id))) > 6:
+            if not any("keep English" in c for c in m.user_comments):
+                out.append(
+                    f"{po_path(page).relative_to(ROOT)}: {m.id[:60]!r}: copied English (mark '# keep English')"
+                )
+    return out
+
+
+def check(done: list[str] = DONE_PAGES) -> list[str]:
+    """Everything wrong with the done pages' catalogs (empty when they are complete)."""
+    out = []
+    if GLOSSARY_MD.read_text(encoding="utf-8") != glossary_markdown():
+        out.append(
+            "book/glossary.md differs from book/data/glossary.json: run `python scripts/i18n.py glossary`"
+        )
     for page in done:
         try:
-            out += problems(page)
+            out += problems(page) + copied_english(page) + term_problems(page)
         except FileNotFoundError as e:
             out.append(str(e))
     return out
@@ -283,7 +395,7 @@ def setup(app):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["update", "stats", "check", "build"])
+    parser.add_argument("command", choices=["update", "stats", "check", "build", "glossary"])
     args = parser.parse_args(argv)
     if args.command == "update":
         with contextlib.redirect_stdout(sys.stderr):
@@ -298,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if found else 0
     elif args.command == "build":
         return build_zh()
+    elif args.command == "glossary":
+        GLOSSARY_MD.write_text(glossary_markdown(), encoding="utf-8")
+        print(f"wrote {GLOSSARY_MD.relative_to(ROOT)} ({len(glossary())} terms)")
     return 0
 
 
