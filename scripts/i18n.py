@@ -286,8 +286,9 @@ def term_problems(page: str, catalog: Catalog | None = None) -> list[str]:
 
     * Wherever a message's English matches a term's `match`, its Chinese contains the term's `zh`
       (or `zh_short` after the first use).
-    * The first message of the page that uses a term (and is longer than a heading) writes it
-      `zh（English）`, with the English of the term in the full-width parentheses.
+    * The page glosses each term it uses once, `zh（English）` (full-width parentheses; markup or a
+      closing quote may sit between), no later than the first message longer than SHORT characters
+      that uses it: a heading or a table cell may come before the gloss, running prose may not.
 
     A message kept verbatim (msgstr equal to msgid: a name, a quotation) is not held to the rules.
     """
@@ -302,7 +303,10 @@ def term_problems(page: str, catalog: Catalog | None = None) -> list[str]:
             continue
         pattern = re.compile(term["match"], re.IGNORECASE)
         zh_forms = [term["zh"]] + ([term["zh_short"]] if "zh_short" in term else [])
-        first = True
+        glossed = re.compile(
+            re.escape(term["zh"]) + r"[*”」\s]*（[^）]*(" + term["match"] + r")", re.IGNORECASE
+        )
+        first_done = False
         for m in messages:
             if not pattern.search(_prose(m.id)):
                 continue
@@ -311,12 +315,13 @@ def term_problems(page: str, catalog: Catalog | None = None) -> list[str]:
                     f"{where}: {m.id[:60]!r}: the English says {term['en']!r}, the Chinese lacks {term['zh']}"
                 )
                 continue
-            if first and len(m.string) > SHORT:
-                first = False
-                if not re.search(
-                    re.escape(term["zh"]) + r"\s*（[^）]*(" + term["match"] + r")", m.string, re.IGNORECASE
-                ):
-                    out.append(f"{where}: {m.id[:60]!r}: first use of {term['zh']} without （{term['en']}）")
+            if first_done:
+                continue
+            if glossed.search(m.string):
+                first_done = True
+            elif len(m.string) > SHORT:  # a heading or a table cell may come first; prose may not
+                first_done = True
+                out.append(f"{where}: {m.id[:60]!r}: first use of {term['zh']} without （{term['en']}）")
     return out
 
 
