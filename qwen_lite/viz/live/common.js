@@ -1,5 +1,6 @@
 // Small helpers shared by the live widgets: elements, readouts, the palette, images, styles.
 // No framework: plain DOM and canvas, so a reader can read every line.
+import { ZH_STRINGS } from "./strings_zh.js";
 
 // Okabe & Ito's colour-blind-safe palette; every colour is mid-luminance, so it reads on light and
 // dark page themes alike.
@@ -178,4 +179,21 @@ export function tag(ctx, text, x, y, size, background = "rgba(0,0,0,0.7)", color
   ctx.textBaseline = "top";
   ctx.fillText(text, x + 2, y + 1.5);
   ctx.restore();
+}
+
+// ---- added for the Chinese edition (issue 17): labels follow the page's language ----
+
+// "zh" on a Chinese page (the nearest lang attribute: Sphinx writes <html lang="zh-CN"> on the Chinese
+// edition), otherwise "en" (the English site, Jupyter, Colab).
+export function lang(el) {
+  const doc = (el && el.ownerDocument) || document;
+  const holder = el && el.closest ? el.closest("[lang]") : null;
+  const code = (holder && holder.getAttribute("lang")) || doc.documentElement.lang || "en";
+  return code.toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+// A label in the page's language: the Chinese of `key` (strings_zh.js) on a Chinese page, else `fallback`,
+// the English written in the widget itself.
+export function t(key, fallback, el) {
+  return lang(el) === "zh" && Object.prototype.hasOwnProperty.call(ZH_STRINGS, key) ? ZH_STRINGS[key] : fallback;
 }

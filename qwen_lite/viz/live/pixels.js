@@ -11,6 +11,7 @@ import {
   outline,
   readouts,
   setAndSave,
+  t,
   watch,
 } from "./common.js";
 import { locatePixel } from "./patches.js";
@@ -29,19 +30,19 @@ async function render({ model, el }) {
   const photo = await loadImage(model.get("image"));
   const step = model.get("patch_size") * model.get("merge_size");
   const controls = [
-    numberControl(model, "width", "width", step, 2240, step, "px"),
-    numberControl(model, "height", "height", step, 2240, step, "px"),
+    numberControl(model, "width", t("pixels.width", "width", el), step, 2240, step, "px"),
+    numberControl(model, "height", t("pixels.height", "height", el), step, 2240, step, "px"),
   ];
-  const main = h("canvas", { "data-role": "photo", title: "click a pixel", style: "max-width: 64%; height: auto" });
+  const main = h("canvas", { "data-role": "photo", title: t("pixels.click", "click a pixel", el), style: "max-width: 64%; height: auto" });
   const zoom = h("canvas", { "data-role": "unit", style: "max-width: 34%; height: auto" });
   const info = readouts([
-    ["pixel", "pixel (x, y)"],
-    ["patch", "patch (row, col)"],
-    ["grid", "patch grid (w × h)"],
-    ["unit", "2 × 2 unit (row, col)"],
-    ["token", "merged unit = LLM token"],
-    ["row", "row of pixel_values"],
-    ["columns", "its columns (R, G, B × frames)"],
+    ["pixel", t("pixels.pixel", "pixel (x, y)", el)],
+    ["patch", t("pixels.patch", "patch (row, col)", el)],
+    ["grid", t("pixels.grid", "patch grid (w × h)", el)],
+    ["unit", t("pixels.unit", "2 × 2 unit (row, col)", el)],
+    ["token", t("pixels.token", "merged unit = LLM token", el)],
+    ["row", t("pixels.row", "row of pixel_values", el)],
+    ["columns", t("pixels.columns", "its columns (R, G, B × frames)", el)],
   ]);
   el.append(
     h(
@@ -51,9 +52,9 @@ async function render({ model, el }) {
       h("div", { class: "ql-row", style: "flex-wrap: nowrap" }, main, zoom),
       info.el,
       legend([
-        [PALETTE.vermillion, "pixel"],
-        [PALETTE.blue, "its patch"],
-        [PALETTE.orange, "its 2 × 2 unit"],
+        [PALETTE.vermillion, t("pixels.legend.pixel", "pixel", el)],
+        [PALETTE.blue, t("pixels.legend.patch", "its patch", el)],
+        [PALETTE.orange, t("pixels.legend.unit", "its 2 × 2 unit", el)],
       ]),
     ),
   );
