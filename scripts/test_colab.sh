@@ -83,11 +83,14 @@ EOF
 
 job_minimum() {
   venv .venv-min requirements-min.txt
+  # The book's own tests (notebooks, built site, Colab edition, prose and exercise guards, catalogs) need
+  # the book toolchain, which is not part of the package's minimum install.
   echo "== package tests at the declared minimum versions"
   PYTHONPATH="$ROOT/scripts" .venv-min/bin/python -m pytest -q -p no:cacheprovider -p pytest_without_transformers \
     -m "not reference" -W ignore::DeprecationWarning \
-    --ignore tests/test_notebooks.py --ignore tests/test_site.py --ignore-glob 'tests/test_live_site_*' \
-    --ignore tests/test_colab.py tests
+    --ignore tests/test_notebooks.py --ignore tests/test_colab.py --ignore tests/test_prose_numbers.py \
+    --ignore tests/test_exercises_layout.py --ignore-glob 'tests/test_site*' --ignore-glob 'tests/test_live_site_*' \
+    --ignore-glob 'tests/test_i18n*' tests
   echo "== widget smoke test at the minimums"
   PYTHONPATH="$ROOT" .venv-min/bin/python - <<'EOF'
 import matplotlib
@@ -97,19 +100,36 @@ import ipywidgets
 import PIL
 import torch
 
+import numpy as np
+
 from qwen_lite.viz import sample_photo
-from qwen_lite.viz.generation import cache_step_widget
-from qwen_lite.viz.merge import merge_widget  # draws text with PIL's scalable default font (Pillow >= 10.1)
-from qwen_lite.viz.vision import window_mask_widget
+from qwen_lite.viz.grounding import draw_grounding  # noqa: F401 (PIL text drawing, Pillow >= 10.1)
+from qwen_lite.viz.live.fps import fps_widget
+from qwen_lite.viz.live.kvcache import kv_cache_widget
+from qwen_lite.viz.live.merge import merge_widget
+from qwen_lite.viz.live.mrope import mrope_widget
+from qwen_lite.viz.live.pixels import pixels_widget
+from qwen_lite.viz.live.rotary2d import rotary2d_widget
+from qwen_lite.viz.live.window_attention import window_attention_widget
 
 photo = sample_photo()
+clip = np.zeros((8, 28, 28, 3), dtype=np.uint8)
 built = [
-    merge_widget(photo.resize((308, 196)), [0, 10]),
-    window_mask_widget(photo, [(196, 308), (308, 196)], [("centre", (0.5, 0.5))]),
-    cache_step_widget(6, 3),
+    pixels_widget(photo),
+    window_attention_widget(photo, width=308, height=196),
+    merge_widget(photo, token=3),
+    mrope_widget([{"kind": "text", "n": 3}, {"kind": "image", "w": 2, "h": 3}, {"kind": "text", "n": 2}]),
+    rotary2d_widget(),
+    kv_cache_widget(),
+    fps_widget(clip, video_fps=4.0),
 ]
-print(f"{len(built)} widgets built with Pillow {PIL.__version__}, ipywidgets {ipywidgets.__version__}, "
-      f"matplotlib {matplotlib.__version__}, torch {torch.__version__}")
+for widget in built:  # the output a kernel shows (widget view) and the one the site renders (text/html)
+    data = widget._repr_mimebundle_()[0]
+    assert {"application/vnd.jupyter.widget-view+json", "text/html"} <= set(data), sorted(data)
+import anywidget
+
+print(f"{len(built)} live widgets built with anywidget {anywidget.__version__}, Pillow {PIL.__version__}, "
+      f"ipywidgets {ipywidgets.__version__}, matplotlib {matplotlib.__version__}, torch {torch.__version__}")
 EOF
 }
 

@@ -40,7 +40,12 @@ class LiveWidget(anywidget.AnyWidget):
         return {name: getattr(self, name) for name in sorted(self.traits(live=True))}
 
     def _repr_mimebundle_(self, **kwargs):
-        data, metadata = super()._repr_mimebundle_(**kwargs)
+        parent = getattr(super(), "_repr_mimebundle_", None)
+        if parent is not None:  # anywidget >= 0.10 (any ipywidgets), or ipywidgets 8
+            data, metadata = parent(**kwargs)
+        else:  # ipywidgets 7 with anywidget < 0.10: the bundle ipywidgets 7's _ipython_display_ builds
+            view = {"version_major": 2, "version_minor": 0, "model_id": self.model_id}
+            data, metadata = {"text/plain": repr(self), "application/vnd.jupyter.widget-view+json": view}, {}
         return {**data, "text/html": static_html(self.module, self.state())}, metadata
 
     def _ipython_display_(self, **kwargs):  # ipywidgets 7 displays widgets through this hook
@@ -48,3 +53,6 @@ class LiveWidget(anywidget.AnyWidget):
 
         data, metadata = self._repr_mimebundle_()
         display(data, metadata=metadata, raw=True)
+        handle_displayed = getattr(self, "_handle_displayed", None)  # ipywidgets 7's on_displayed callbacks
+        if handle_displayed is not None:
+            handle_displayed(**kwargs)
