@@ -96,6 +96,24 @@ ADDITIONAL_SPECIAL_TOKENS: tuple[str, ...] = (
 EOS_TOKEN = "<|im_end|>"
 PAD_TOKEN = "<|endoftext|>"
 
+# Qwen3-VL ships Qwen3's tokenizer: the same 151,643 BPE ranks and the same 22 added tokens (so the vision
+# tokens keep their ids: image 151655, video 151656, vision_start 151652, vision_end 151653, which
+# Qwen3VLConfig also defaults to), plus four more, none of them special: Qwen3's tool responses and thinking
+# markers. Qwen3's tokenizer_config.json "added_tokens_decoder", ids 151665..151668.
+QWEN3_EXTRA_TOKENS: tuple[AddedToken, ...] = (
+    AddedToken(151665, "<tool_response>", False),
+    AddedToken(151666, "</tool_response>", False),
+    AddedToken(151667, "<think>", False),
+    AddedToken(151668, "</think>", False),
+)
+QWEN3_ADDED_TOKENS: tuple[AddedToken, ...] = ADDED_TOKENS + QWEN3_EXTRA_TOKENS
+
+#: The added-token table of each model type (``config.json``'s ``model_type``), see :func:`get_tokenizer`.
+ADDED_TOKENS_BY_MODEL_TYPE: dict[str, tuple[AddedToken, ...]] = {
+    "qwen2_5_vl": ADDED_TOKENS,
+    "qwen3_vl": QWEN3_ADDED_TOKENS,
+}
+
 ADDED_TOKEN_IDS: dict[str, int] = {token.content: token.id for token in ADDED_TOKENS}
 # Older name of ADDED_TOKEN_IDS, kept for existing code: every added token -> id, special or not
 # (all 22 are split off the text on encode; which ones are *special* is ``AddedToken.special``).
@@ -132,19 +150,27 @@ class Qwen2Tokenizer:
     vision_start_token = "<|vision_start|>"
     vision_end_token = "<|vision_end|>"
 
-    def __init__(self):
+    def __init__(self, model_type: str = "qwen2_5_vl"):
+        """``model_type`` (``config.json``'s): ``"qwen2_5_vl"`` (the default) or ``"qwen3_vl"``; it picks the
+        added-token table (:data:`ADDED_TOKENS`, or :data:`QWEN3_ADDED_TOKENS`: four more, ids
+        151665..151668) and the chat template (:func:`apply_chat_template` or
+        :func:`apply_qwen3_vl_chat_template`). Anything else: ``ValueError`` naming the known types."""
+        self.model_type = _check_model_type(model_type)
+        added_tokens = ADDED_TOKENS_BY_MODEL_TYPE[model_type]
+        self.added_tokens = added_tokens
+        self._added_ids = {token.content: token.id for token in added_tokens}
         self._encoding = tiktoken.Encoding(
-            name="qwen2",
+            name=f"qwen2-{len(added_tokens)}",
             pat_str=PRETOKENIZE_REGEX,
-            mergeable_ranks=load_bpe_ranks(),
-            special_tokens=ADDED_TOKEN_IDS,
+            mergeable_ranks=_bpe_ranks(),
+            special_tokens=self._added_ids,
         )
         # Longest first, so that no added token is matched by a shorter prefix of another
         # (the Rust added vocabulary matches leftmost-longest).
-        alternatives = sorted(ADDED_TOKEN_IDS, key=len, reverse=True)
+        alternatives = sorted(self._added_ids, key=len, reverse=True)
         self._added_split = re.compile("(" + "|".join(map(re.escape, alternatives)) + ")")
-        self.added_tokens_decoder = {token.id: token for token in ADDED_TOKENS}
-        self._skipped_ids = frozenset(token.id for token in ADDED_TOKENS if token.special)
+        self.added_tokens_decoder = {token.id: token for token in added_tokens}
+        self._skipped_ids = frozenset(token.id for token in added_tokens if token.special)
 
         self.additional_special_tokens = list(ADDITIONAL_SPECIAL_TOKENS)
         self.extra_special_tokens = self.additional_special_tokens  # the name transformers 5.x uses
@@ -155,22 +181,22 @@ class Qwen2Tokenizer:
         }
         # transformers: the map's values in key order, flattened, duplicates (<|im_end|>) dropped.
         self.all_special_tokens = list(dict.fromkeys([EOS_TOKEN, PAD_TOKEN, *ADDITIONAL_SPECIAL_TOKENS]))
-        self.all_special_ids = [ADDED_TOKEN_IDS[token] for token in self.all_special_tokens]
+        self.all_special_ids = [self._added_ids[token] for token in self.all_special_tokens]
 
-        self.pad_token_id = ADDED_TOKEN_IDS[self.pad_token]
-        self.eos_token_id = ADDED_TOKEN_IDS[self.eos_token]
+        self.pad_token_id = self._added_ids[self.pad_token]
+        self.eos_token_id = self._added_ids[self.eos_token]
         self.bos_token_id = None
-        self.im_start_id = ADDED_TOKEN_IDS["<|im_start|>"]
-        self.im_end_id = ADDED_TOKEN_IDS["<|im_end|>"]
-        self.image_token_id = ADDED_TOKEN_IDS[self.image_token]
-        self.video_token_id = ADDED_TOKEN_IDS[self.video_token]
-        self.vision_start_token_id = ADDED_TOKEN_IDS[self.vision_start_token]
-        self.vision_end_token_id = ADDED_TOKEN_IDS[self.vision_end_token]
-        self.vision_token_id = ADDED_TOKEN_IDS["<|vision_pad|>"]
+        self.im_start_id = self._added_ids["<|im_start|>"]
+        self.im_end_id = self._added_ids["<|im_end|>"]
+        self.image_token_id = self._added_ids[self.image_token]
+        self.video_token_id = self._added_ids[self.video_token]
+        self.vision_start_token_id = self._added_ids[self.vision_start_token]
+        self.vision_end_token_id = self._added_ids[self.vision_end_token]
+        self.vision_token_id = self._added_ids["<|vision_pad|>"]
         self.vocab_size = NUM_BPE_TOKENS
 
     def __len__(self) -> int:
-        return NUM_BPE_TOKENS + len(ADDED_TOKENS)
+        return NUM_BPE_TOKENS + len(self.added_tokens)
 
     def encode(self, text: str) -> list[int]:
         """Text -> token ids (no bos/eos is added, as for Qwen2 in transformers).
@@ -195,7 +221,7 @@ class Qwen2Tokenizer:
         # re.split with a capturing group alternates: text, added, text, added, ..., text.
         for i, piece in enumerate(self._added_split.split(text)):
             if i % 2:
-                ids.append(ADDED_TOKEN_IDS[piece])
+                ids.append(self._added_ids[piece])
             elif piece:
                 ids.extend(self._encoding.encode_ordinary(_NFC.normalize_str(piece)))
         return ids
@@ -244,8 +270,8 @@ class Qwen2Tokenizer:
             return [self.convert_tokens_to_ids(token) for token in tokens]
         if not isinstance(tokens, str):
             raise TypeError(f"tokens: expected a str or a list of str, got {type(tokens).__name__}")
-        if tokens in ADDED_TOKEN_IDS:
-            return ADDED_TOKEN_IDS[tokens]
+        if tokens in self._added_ids:
+            return self._added_ids[tokens]
         try:
             return self._encoding.encode_single_token(bytes(_UNICODE_TO_BYTE[ch] for ch in tokens))
         except KeyError:
@@ -275,11 +301,12 @@ class Qwen2Tokenizer:
     def apply_chat_template(
         self, messages: list[dict], add_generation_prompt: bool = True, add_vision_id: bool = False
     ) -> str:
-        """Render a conversation with the Qwen2-VL / Qwen2.5-VL chat template -> prompt string.
+        """Render a conversation with this model type's chat template -> prompt string.
 
-        See :func:`apply_chat_template` (shapes accepted, errors).
+        Qwen2-VL / Qwen2.5-VL: :func:`apply_chat_template`; Qwen3-VL: :func:`apply_qwen3_vl_chat_template`
+        (shapes accepted, errors).
         """
-        return apply_chat_template(messages, add_generation_prompt, add_vision_id)
+        return CHAT_TEMPLATES[self.model_type](messages, add_generation_prompt, add_vision_id)
 
 
 def _is_single_id(ids) -> bool:
@@ -353,14 +380,7 @@ def apply_chat_template(
     """
     _check_bool(add_generation_prompt, "add_generation_prompt")
     _check_bool(add_vision_id, "add_vision_id")
-    if not isinstance(messages, (list, tuple)):
-        raise TypeError(
-            "messages: expected a list of {'role': ..., 'content': ...} dicts, got " + _describe(messages)
-        )
-    if not messages:
-        raise ValueError(
-            "messages: expected at least one {'role': ..., 'content': ...} dict, got an empty list"
-        )
+    _check_messages(messages)
     counts = {"image": 0, "video": 0}
     parts = []
     for index, message in enumerate(messages):
@@ -368,12 +388,7 @@ def apply_chat_template(
         role, content = _check_message(message, where)
         if index == 0 and role != "system":
             parts.append(f"<|im_start|>system\n{DEFAULT_SYSTEM_PROMPT}<|im_end|>\n")
-        if not isinstance(content, str):
-            content = "".join(
-                _render_item(item, f"{where}['content'][{j}]", counts, add_vision_id)
-                for j, item in enumerate(content)
-            )
-        parts.append(f"<|im_start|>{role}\n{content}<|im_end|>\n")
+        parts.append(f"<|im_start|>{role}\n{_rendered(content, where, counts, add_vision_id)}<|im_end|>\n")
     if add_generation_prompt:
         parts.append("<|im_start|>assistant\n")
     return "".join(parts)
@@ -427,6 +442,106 @@ def _render_item(item, where: str, counts: dict, add_vision_id: bool) -> str:
     return ""
 
 
+def apply_qwen3_vl_chat_template(
+    messages: list[dict], add_generation_prompt: bool = True, add_vision_id: bool = False
+) -> str:
+    """The Qwen3-VL-Instruct ``chat_template.json`` (Jinja, without ``tools``) written out in Python.
+
+    What differs from Qwen2.5-VL's template (:func:`apply_chat_template`), which is otherwise reused (the
+    message checks and the rendering of image, video and text items):
+
+    * no default system turn: a system turn appears only if the first message is one; its content may be
+      a list, of which only the text items render;
+    * a ``user`` message renders like Qwen2.5-VL's; an ``assistant`` message renders only its text items;
+    * ``tool`` messages become ``<tool_response>\\n...\\n</tool_response>`` inside a ``user`` turn, consecutive
+      ones sharing the turn; their images and videos render as in a user message;
+    * any other message (a ``system`` message that is not the first, an unknown role) renders nothing.
+
+    Errors, on top of :func:`apply_chat_template`'s (same types, same places): an image or video item in a
+    system or assistant message is refused (``ValueError``), because the template would drop it silently
+    while the processor still counted its pixels; ``tool_calls`` in an assistant message are refused
+    (``ValueError``): their JSON rendering is not implemented here.
+    """
+    _check_bool(add_generation_prompt, "add_generation_prompt")
+    _check_bool(add_vision_id, "add_vision_id")
+    checked = [
+        _check_message(message, f"messages[{i}]") for i, message in enumerate(_check_messages(messages))
+    ]
+    parts = []
+    if checked[0][0] == "system":
+        parts.append(f"<|im_start|>system\n{_text_of(checked[0][1], 'messages[0]')}<|im_end|>\n")
+    counts = {"image": 0, "video": 0}
+    last = len(checked) - 1
+    for index, (role, content) in enumerate(checked):
+        where = f"messages[{index}]"
+        if role == "user":
+            parts.append(f"<|im_start|>user\n{_rendered(content, where, counts, add_vision_id)}<|im_end|>\n")
+        elif role == "assistant":
+            if messages[index].get("tool_calls"):
+                raise ValueError(
+                    f"{where}['tool_calls']: qwen_lite's Qwen3-VL template does not render tool calls; "
+                    "render this conversation with transformers' apply_chat_template"
+                )
+            parts.append(f"<|im_start|>assistant\n{_text_of(content, where)}<|im_end|>\n")
+        elif role == "tool":
+            opens = index == 0 or checked[index - 1][0] != "tool"
+            closes = index == last or checked[index + 1][0] != "tool"
+            parts.append(
+                ("<|im_start|>user" if opens else "")
+                + f"\n<tool_response>\n{_rendered(content, where, counts, add_vision_id)}\n</tool_response>"
+                + ("<|im_end|>\n" if closes else "")
+            )
+    if add_generation_prompt:
+        parts.append("<|im_start|>assistant\n")
+    return "".join(parts)
+
+
+def _rendered(content, where: str, counts: dict, add_vision_id: bool) -> str:
+    """A user (or tool) message's content: a str as it is, a list item by item (:func:`_render_item`)."""
+    if isinstance(content, str):
+        return content
+    return "".join(
+        _render_item(item, f"{where}['content'][j]".replace("[j]", f"[{j}]"), counts, add_vision_id)
+        for j, item in enumerate(content)
+    )
+
+
+def _text_of(content, where: str) -> str:
+    """A system or assistant message's content in Qwen3-VL's template: a str, or its text items joined."""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for j, item in enumerate(content):
+        place = f"{where}['content'][{j}]"
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        if isinstance(item, Mapping) and (
+            kind in ("image", "video") or any(key in item for key in ("image", "image_url", "video"))
+        ):
+            raise ValueError(
+                f"{place}: an image or video item in a system or assistant message; Qwen3-VL's chat template "
+                "renders only the text of those, so it would be dropped silently"
+            )
+        texts.append(_render_item(item, place, {"image": 0, "video": 0}, False))
+    return "".join(texts)
+
+
+def _check_messages(messages) -> list | tuple:
+    """``messages`` is a non-empty list (or tuple); else the ``TypeError``/``ValueError`` of both templates."""
+    if not isinstance(messages, (list, tuple)):
+        raise TypeError(
+            "messages: expected a list of {'role': ..., 'content': ...} dicts, got " + _describe(messages)
+        )
+    if not messages:
+        raise ValueError(
+            "messages: expected at least one {'role': ..., 'content': ...} dict, got an empty list"
+        )
+    return messages
+
+
+#: The chat template of each model type (``config.json``'s ``model_type``).
+CHAT_TEMPLATES = {"qwen2_5_vl": apply_chat_template, "qwen3_vl": apply_qwen3_vl_chat_template}
+
+
 def _check_bool(value, name: str) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"{name}: expected True or False, got {_describe(value)}")
@@ -450,10 +565,30 @@ def load_bpe_ranks() -> dict[bytes, int]:
     return ranks
 
 
+def get_tokenizer(model_type: str = "qwen2_5_vl") -> Qwen2Tokenizer:
+    """A shared :class:`Qwen2Tokenizer` for ``model_type`` (``config.json``'s ``model_type``):
+    ``"qwen2_5_vl"`` (the default: 22 added tokens) or ``"qwen3_vl"`` (Qwen3's table, 26). Building one reads
+    151k ranks, about a second, so each is built once. An unknown type: ``ValueError`` naming the known ones.
+    """
+    return _shared_tokenizer(_check_model_type(model_type))
+
+
 @functools.cache
-def get_tokenizer() -> Qwen2Tokenizer:
-    """A shared :class:`Qwen2Tokenizer` (building one reads 151k ranks, about a second)."""
-    return Qwen2Tokenizer()
+def _shared_tokenizer(model_type: str) -> Qwen2Tokenizer:
+    return Qwen2Tokenizer(model_type)
+
+
+def _check_model_type(model_type) -> str:
+    if not isinstance(model_type, str) or model_type not in ADDED_TOKENS_BY_MODEL_TYPE:
+        raise ValueError(
+            f"model_type: expected one of {sorted(ADDED_TOKENS_BY_MODEL_TYPE)}, got {_describe(model_type)}"
+        )
+    return model_type
+
+
+@functools.cache
+def _bpe_ranks() -> dict[bytes, int]:
+    return load_bpe_ranks()
 
 
 def _bytes_to_unicode() -> dict[int, str]:
