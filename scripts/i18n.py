@@ -206,7 +206,7 @@ def markup(text: str) -> list[str]:
         role = m.group(0)
         name = role[: role.index("`")]
         target = REF_TARGET.search(role)
-        found.append(f"{name}<{target.group(1)}>" if target else role)
+        found.append(f"{name}<{target.group(1) if target else role[len(name) + 1 : -1]}>")
     found += LITERAL.findall(ROLE.sub("", text))
     return sorted(found)
 
@@ -236,7 +236,7 @@ ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
 TERM_RULES_SKIP = {"book/glossary"}
 # Labels on notation.md's definitions (not sections), which a {ref} must give a text.
 TERM_LABELS = {f"notation-{x}" for x in ("patch", "unit", "segment", "seat", "slot", "blocks-layers")}
-SHORT = 30  # characters: a message this short (a heading, a table cell) may not carry a first use
+SHORT = 20  # characters: a message this short (a heading, a table cell) may come before the gloss
 
 
 def glossary() -> list[dict]:
@@ -366,6 +366,29 @@ def build_zh() -> int:
     return status
 
 
+def translate_toc_captions(app, doctree) -> None:
+    """The part captions of _toc.yml in the page's language (they are in book/index.po).
+
+    sphinx-external-toc inserts its toctrees after Sphinx's translation pass, so their captions are
+    extracted (the gettext build sees them) but not applied; this applies them, before Sphinx collects
+    the toctrees the sidebar is drawn from.
+    """
+    from sphinx import addnodes
+    from sphinx.locale import init as init_locale
+    from sphinx.util.i18n import docname_to_domain
+
+    if not app.config.language or app.config.language == "en":
+        return
+    domain = docname_to_domain(app.env.docname, app.config.gettext_compact)
+    dirs = [str(Path(app.srcdir, d)) for d in app.config.locale_dirs]
+    catalog, found = init_locale(dirs, app.config.language, domain)
+    if not found:
+        return
+    for node in doctree.findall(addnodes.toctree):
+        if node.get("caption"):
+            node["caption"] = catalog.gettext(node["caption"])
+
+
 def setup(app):
     """Sphinx extension (_config.yml: sphinx.local_extensions): glue inside a translated message.
 
@@ -392,6 +415,7 @@ def setup(app):
         Role.fmt = cls is PasteTextRole
         return Role()
 
+    app.connect("doctree-read", translate_toc_captions, priority=400)  # before the toctree collector
     app.add_role_to_domain("glue", "text", translated(PasteTextRole), override=True)
     app.add_role_to_domain("glue", "", translated(PasteRoleAny), override=True)
     app.add_role_to_domain("glue", "any", translated(PasteRoleAny), override=True)
