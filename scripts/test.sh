@@ -25,6 +25,8 @@ trap 'kill $venvs_pid 2>/dev/null || true' EXIT
 echo "== ruff"
 .venv/bin/ruff check qwen_lite tests benchmarks scripts book
 .venv/bin/ruff format --check qwen_lite tests benchmarks scripts book
+echo "== Chinese catalogs (no untranslated or fuzzy message on a translated page)"
+.venv/bin/python scripts/i18n.py check
 
 echo "== building the book for the browser test"
 bash scripts/build_book.sh > _build.log 2>&1 || { cat _build.log; exit 1; }
