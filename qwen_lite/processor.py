@@ -19,6 +19,7 @@ content item (its image or frames and its per-item keys ``min_pixels``, ``max_pi
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import numbers
@@ -53,8 +54,10 @@ from qwen_lite.processing import (
     load_image,
     smart_resize,
 )
-from qwen_lite.tokenizer import Qwen2Tokenizer, apply_chat_template, get_tokenizer
+from qwen_lite.timestamps import frame_group_times, timed_video_text
+from qwen_lite.tokenizer import Qwen2Tokenizer, get_tokenizer
 from qwen_lite.video import (
+    BUDGETS,
     MAX_FRAMES,
     MIN_FRAMES,
     _check_rate,
@@ -93,6 +96,9 @@ class Qwen25VLProcessor:
 
     image_token = "<|image_pad|>"
     video_token = "<|video_pad|>"
+    vision_start_token = "<|vision_start|>"
+    vision_end_token = "<|vision_end|>"
+    model_type = "qwen2_5_vl"  # the tokenizer and chat template used when none is given
 
     def __init__(
         self,
@@ -108,8 +114,19 @@ class Qwen25VLProcessor:
         merge_size: int = MERGE_SIZE,
         image_mean=IMAGE_MEAN,
         image_std=IMAGE_STD,
+        video_budget: str = "frame",
+        video_timestamps: bool = False,
     ):
         min_pixels, max_pixels = check_pixel_budget(min_pixels, max_pixels)
+        if video_budget not in BUDGETS:
+            raise ValueError(f"video_budget: expected one of {BUDGETS}, got {describe(video_budget)}")
+        if not isinstance(video_timestamps, bool):
+            raise TypeError(f"video_timestamps: expected True or False, got {describe(video_timestamps)}")
+        if video_total_pixels is not None and video_budget == "clip":
+            raise ValueError(
+                "video_total_pixels, video_budget: a whole-video budget (qwen_vl_utils' total_pixels) needs "
+                "video_budget='frame'; with 'clip' video_min_pixels/video_max_pixels already bound the whole clip"
+            )
         video_min_pixels, video_max_pixels = check_pixel_budget(
             video_min_pixels, video_max_pixels, "video_min_pixels", "video_max_pixels"
         )
@@ -122,7 +139,8 @@ class Qwen25VLProcessor:
         needed = ("encode", "image_token_id", "video_token_id", "pad_token_id")
         if tokenizer is not None and not all(hasattr(tokenizer, name) for name in needed):
             raise TypeError(f"tokenizer: expected a Qwen2Tokenizer (or None), got {type(tokenizer).__name__}")
-        self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer()
+        self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer(self.model_type)
+        self.video_budget, self.video_timestamps = video_budget, video_timestamps
         self.image_token_id = self.tokenizer.image_token_id
         self.video_token_id = self.tokenizer.video_token_id
         self.pad_token_id = self.tokenizer.pad_token_id
@@ -221,11 +239,21 @@ class Qwen25VLProcessor:
         if video_parts:
             outputs["pixel_values_videos"] = torch.cat([v["pixel_values_videos"] for v in video_parts])
             outputs["video_grid_thw"] = torch.cat([v["video_grid_thw"] for v in video_parts])
-            outputs["second_per_grid_ts"] = [v["second_per_grid_ts"][0] for v in video_parts]
+            if not self.video_timestamps:  # Qwen3-VL writes time as text instead (transformers returns none)
+                outputs["second_per_grid_ts"] = [v["second_per_grid_ts"][0] for v in video_parts]
         check_per_prompt(image_counts, ids, self.image_token_id, "image")
         check_per_prompt(video_counts, ids, self.video_token_id, "video")
+        if self.video_timestamps and video_parts:
+            # The labels are ordinary text whose BPE pieces may merge with the text before them, so the
+            # videos are expanded in the string and the prompts tokenized again (as transformers does).
+            self._expand(ids, self.video_token_id, outputs["video_grid_thw"], "video")  # checks the counts
+            ids = [
+                torch.tensor(self.tokenizer.encode(t), dtype=torch.int64)
+                for t in self._timed(texts, video_parts)
+            ]
+        else:
+            ids = self._expand(ids, self.video_token_id, outputs.get("video_grid_thw"), "video")
         ids = self._expand(ids, self.image_token_id, outputs.get("image_grid_thw"), "image")
-        ids = self._expand(ids, self.video_token_id, outputs.get("video_grid_thw"), "video")
         input_ids, attention_mask = left_pad(ids, self.pad_token_id, padding)
         outputs = {"input_ids": input_ids, "attention_mask": attention_mask, **outputs}
         if return_mm_token_type_ids:
@@ -233,6 +261,47 @@ class Qwen25VLProcessor:
             is_video = (input_ids == self.video_token_id).long()
             outputs["mm_token_type_ids"] = (is_image + 2 * is_video) * attention_mask
         return outputs
+
+    def _timed(self, texts: list[str], video_parts: list[dict]) -> list[str]:
+        """Qwen3-VL: each video's placeholder -> a ``<t seconds>`` label and its tokens per temporal patch.
+
+        The placeholders are taken in order; one wrapped as ``<|vision_start|><|video_pad|><|vision_end|>``
+        (what the chat template writes) is replaced whole, a bare ``<|video_pad|>`` alone (transformers
+        4.57.6's rule; 5.24.0 keeps the outer ``<|vision_start|>``/``<|vision_end|>`` pair around the
+        labelled groups, see tests/test_qwen3_vl_processor.py). Timestamps:
+        :func:`qwen_lite.timestamps.frame_group_times` of the kept frames' indices and the frames' ``fps``.
+        """
+        parts = iter(video_parts)
+        out = []
+        for text in texts:
+            pieces, start = [], 0
+            while (found := text.find(self.video_token, start)) >= 0:
+                part = next(parts)
+                t, h, w = part["video_grid_thw"][0].tolist()
+                times = frame_group_times(part["frame_indices"], part["fps"], self.temporal_patch_size)
+                if len(times) != t:
+                    raise ValueError(
+                        f"videos: {len(times)} timestamps for a grid of {t} temporal patches (frame_indices "
+                        f"{part['frame_indices']!r})"
+                    )
+                begin, end = found, found + len(self.video_token)
+                if text[:found].endswith(self.vision_start_token) and text[end:].startswith(
+                    self.vision_end_token
+                ):
+                    begin, end = found - len(self.vision_start_token), end + len(self.vision_end_token)
+                pieces += [
+                    text[start:begin],
+                    timed_video_text(
+                        times,
+                        h * w // self.merge_size**2,
+                        vision_start=self.vision_start_token,
+                        video_token=self.video_token,
+                        vision_end=self.vision_end_token,
+                    ),
+                ]
+                start = end
+            out.append("".join(pieces) + text[start:])
+        return out
 
     def _budgets(self, min_pixels, max_pixels) -> dict:
         """The image and video budgets of one call: the processor's, or the call's overrides (both kinds)."""
@@ -314,10 +383,12 @@ class Qwen25VLProcessor:
                         min_pixels=low,
                         max_pixels=high,
                         total_pixels=self.video_total_pixels,
+                        budget=self.video_budget,
                         **self.patch_kwargs,
                         **self.norm_kwargs,
                     )
                 )
+                parts[-1]["fps"] = rate
         return parts, counts
 
     def _expand(self, ids: list[torch.Tensor], token_id: int, grid_thw, kind: str) -> list[torch.Tensor]:
@@ -388,7 +459,10 @@ class Qwen25VLProcessor:
                         image_items[-1].append((where, item))
                     elif kind == "video" or "video" in item:
                         video_items[-1].append((where, item))
-        texts = [_templated(conversation, prefix) for conversation, prefix in zip(conversations, prefixes)]
+        texts = [
+            _templated(self.tokenizer.apply_chat_template, conversation, prefix)
+            for conversation, prefix in zip(conversations, prefixes)
+        ]
 
         flat_images = [pair for items in image_items for pair in items]
         with_image = [(w, it) for w, it in flat_images if _image_value(it)[1] is not None]
@@ -476,6 +550,7 @@ class Qwen25VLProcessor:
                     f"{where}['{key}']: expected a time in seconds (a number >= 0), got {describe(value)}"
                 )
             times[key] = value
+        clip_fps = rate  # the frames' own rate: Qwen3-VL's timestamps are index / clip_fps
         with _prefix_errors(where):
             indices, rate = select_frames(
                 len(frames),
@@ -520,7 +595,7 @@ class Qwen25VLProcessor:
         else:  # the item fixed the frame size; preprocess_video then uses no budget
             low = high = size[0] * size[1]
         with _prefix_errors(name):
-            return preprocess_video(
+            part = preprocess_video(
                 loaded,
                 rate,
                 sample_fps=None,
@@ -528,9 +603,11 @@ class Qwen25VLProcessor:
                 max_pixels=high,
                 total_pixels=self.video_total_pixels,
                 frame_size=size,
+                budget=self.video_budget,
                 **self.patch_kwargs,
                 **self.norm_kwargs,
             )
+        return {**part, "frame_indices": list(indices), "fps": clip_fps}
 
     # ------------------------------------------------------------------------------ checkpoint files
 
@@ -595,8 +672,9 @@ class Qwen25VLProcessor:
     # ----------------------------------------------------------------------------------------- text
 
     def apply_chat_template(self, messages, add_generation_prompt: bool = True, add_vision_id: bool = False):
-        """See :func:`qwen_lite.tokenizer.apply_chat_template`."""
-        return apply_chat_template(messages, add_generation_prompt, add_vision_id)
+        """The tokenizer's chat template: :func:`qwen_lite.tokenizer.apply_chat_template` (Qwen2.5-VL) or
+        :func:`qwen_lite.tokenizer.apply_qwen3_vl_chat_template` (Qwen3-VL)."""
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt, add_vision_id)
 
     def decode(self, ids, skip_special_tokens: bool = False) -> str:
         """Token ids (list or 1-D tensor) -> text, see :meth:`Qwen2Tokenizer.decode`."""
@@ -605,6 +683,74 @@ class Qwen25VLProcessor:
     def batch_decode(self, sequences, skip_special_tokens: bool = False) -> list[str]:
         """(batch, seq) ids -> one string per row."""
         return self.tokenizer.batch_decode(sequences, skip_special_tokens)
+
+
+QWEN3_VL_PATCH_SIZE = 16  # Qwen3-VL's vision patches: 16 px, so resized sides are multiples of 32
+QWEN3_VL_IMAGE_MEAN = (0.5, 0.5, 0.5)  # transformers' IMAGENET_STANDARD_MEAN / _STD, Qwen3-VL's normalisation
+QWEN3_VL_IMAGE_STD = (0.5, 0.5, 0.5)
+# Qwen3VLVideoProcessor's class defaults: size = {shortest_edge: 128 * 32 * 32, longest_edge: 768 * 32 * 32},
+# a budget for all frames of a clip together (qwen_lite.video.clip_smart_resize).
+QWEN3_VL_VIDEO_MIN_PIXELS = 128 * 32 * 32
+QWEN3_VL_VIDEO_MAX_PIXELS = 768 * 32 * 32
+
+
+class Qwen3VLProcessor(Qwen25VLProcessor):
+    """:class:`Qwen25VLProcessor` with Qwen3-VL's settings, like transformers' ``Qwen3VLProcessor``.
+
+    Four settings differ, everything else is shared:
+
+    * ``patch_size`` 16 (resize factor 32, 1536 values per row of ``pixel_values``) and ``image_mean`` /
+      ``image_std`` 0.5 (transformers builds Qwen3-VL's image processor as ``Qwen2VLImageProcessor`` with
+      these values from its ``preprocessor_config.json``);
+    * ``video_budget="clip"``: ``video_min_pixels``/``video_max_pixels`` bound all frames of a video together
+      (``Qwen3VLVideoProcessor``; defaults 131,072 .. 786,432 px, its class defaults);
+    * ``video_timestamps=True``: each temporal patch of a video is labelled ``<t seconds>`` in the prompt
+      (:mod:`qwen_lite.timestamps`), and ``second_per_grid_ts`` is not returned;
+    * the tokenizer and chat template are Qwen3-VL's (``get_tokenizer("qwen3_vl")``: Qwen3's four extra
+      added tokens; :func:`qwen_lite.tokenizer.apply_qwen3_vl_chat_template`: no default system turn).
+
+    The image budget keeps the image processor's class defaults (3136 .. 1,003,520 px); a checkpoint's
+    ``preprocessor_config.json`` sets its own (:meth:`from_pretrained`).
+    """
+
+    model_type = "qwen3_vl"
+
+    def __init__(
+        self,
+        tokenizer: Qwen2Tokenizer | None = None,
+        *,
+        min_pixels: int = MIN_PIXELS,
+        max_pixels: int = MAX_PIXELS,
+        video_min_pixels: int = QWEN3_VL_VIDEO_MIN_PIXELS,
+        video_max_pixels: int = QWEN3_VL_VIDEO_MAX_PIXELS,
+        patch_size: int = QWEN3_VL_PATCH_SIZE,
+        temporal_patch_size: int = TEMPORAL_PATCH_SIZE,
+        merge_size: int = MERGE_SIZE,
+        image_mean=QWEN3_VL_IMAGE_MEAN,
+        image_std=QWEN3_VL_IMAGE_STD,
+        video_timestamps: bool = True,
+    ):
+        super().__init__(
+            tokenizer,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            video_min_pixels=video_min_pixels,
+            video_max_pixels=video_max_pixels,
+            patch_size=patch_size,
+            temporal_patch_size=temporal_patch_size,
+            merge_size=merge_size,
+            image_mean=image_mean,
+            image_std=image_std,
+            video_budget="clip",
+            video_timestamps=video_timestamps,
+        )
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, *, tokenizer: Qwen2Tokenizer | None = None):
+        """A processor configured by a Qwen3-VL checkpoint folder (``preprocessor_config.json`` and
+        ``video_preprocessor_config.json``, as transformers' ``Qwen3VLProcessor.from_pretrained`` reads them;
+        see :func:`read_preprocessor_config`, here with this class's defaults for missing values)."""
+        return cls(tokenizer, **read_preprocessor_config(folder, defaults=cls))
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -735,7 +881,7 @@ def check_per_prompt(counts: list[int] | None, ids: list[torch.Tensor], token_id
             )
 
 
-def _templated(conversation, label: str) -> str:
+def _templated(template, conversation, label: str) -> str:
     """``apply_chat_template(conversation)``, its errors naming the place within the batch.
 
     The template names a place relative to the one conversation it renders (``messages[0]['content'][2]``);
@@ -743,7 +889,7 @@ def _templated(conversation, label: str) -> str:
     that leading ``messages``: ``messages[1][0]['content'][2]``. Same exception type and text otherwise.
     """
     try:
-        return apply_chat_template(conversation)
+        return template(conversation)
     except (TypeError, ValueError) as error:
         text = str(error)
         if (
@@ -827,8 +973,15 @@ class _prefix_errors:
         raise renamed from None
 
 
-def read_preprocessor_config(folder: str | os.PathLike) -> dict:
-    """A checkpoint folder's preprocessing files -> :class:`Qwen25VLProcessor` keyword arguments.
+def read_preprocessor_config(folder: str | os.PathLike, defaults: type | None = None) -> dict:
+    """A checkpoint folder's preprocessing files -> keyword arguments of ``defaults`` (a processor class,
+    :class:`Qwen25VLProcessor` when None; its constructor's defaults fill the missing values).
+
+    Qwen3-VL (``defaults=Qwen3VLProcessor``): the same files, where ``video_preprocessor_config.json`` is
+    ``Qwen3VLVideoProcessor``'s: its ``size`` bounds a whole clip (``video_budget="clip"``); its
+    ``do_sample_frames: true`` (that class's default) is accepted with a warning, because qwen_lite samples
+    only when asked (``sample_fps=``, qwen-vl-utils' rule) and otherwise takes the frames as sampled; and a
+    ``total_pixels`` or ``cap_pixels_per_frame: true`` is refused (not Qwen3VLProcessor settings here).
 
     ``preprocessor_config.json`` (transformers' ``Qwen2VLImageProcessor``): ``min_pixels``/``max_pixels``,
     or ``size: {"shortest_edge", "longest_edge"}`` (the newer form; ``min_pixels``/``max_pixels`` win
@@ -854,6 +1007,10 @@ def read_preprocessor_config(folder: str | os.PathLike) -> dict:
     if not folder.is_dir():
         raise PreprocessorConfigError(f"folder: {str(folder)!r} is not a directory")
     image_path, video_path = folder / PREPROCESSOR_CONFIG, folder / VIDEO_PREPROCESSOR_CONFIG
+    defaults = Qwen25VLProcessor if defaults is None else defaults
+    signature = inspect.signature(defaults.__init__).parameters
+    default = {name: parameter.default for name, parameter in signature.items()}
+    qwen3 = defaults.model_type == "qwen3_vl"
     kwargs: dict = {}
     image_budget: dict = {}
     if image_path.is_file():
@@ -864,14 +1021,15 @@ def read_preprocessor_config(folder: str | os.PathLike) -> dict:
         kwargs.update({k: v for k, v in image_budget.items() if k in ("min_pixels", "max_pixels")})
     else:
         warnings.warn(
-            f"{image_path}: not found; using Qwen25VLProcessor's class defaults (images {MIN_PIXELS:,}.."
-            f"{MAX_PIXELS:,} px, video frames {VIDEO_MIN_PIXELS:,}..{VIDEO_MAX_PIXELS:,} px, CLIP mean/std)",
+            f"{image_path}: not found; using {defaults.__name__}'s class defaults (images "
+            f"{default['min_pixels']:,}..{default['max_pixels']:,} px, videos {default['video_min_pixels']:,}.."
+            f"{default['video_max_pixels']:,} px, mean {default['image_mean']}, std {default['image_std']})",
             UserWarning,
             stacklevel=3,
         )
     if video_path.is_file():
         video_budget, shared = _parse_config(
-            read_json(video_path, error=PreprocessorConfigError), video_path, video=True
+            read_json(video_path, error=PreprocessorConfigError), video_path, video=True, qwen3=qwen3
         )
         for key, value in shared.items():
             if key in kwargs and kwargs[key] != value:
@@ -885,12 +1043,17 @@ def read_preprocessor_config(folder: str | os.PathLike) -> dict:
     for key in ("min_pixels", "max_pixels", "total_pixels"):
         if key in video_budget:
             kwargs[f"video_{key}"] = video_budget[key]
+    if "video_total_pixels" in kwargs and "video_total_pixels" not in signature:
+        raise PreprocessorConfigError(
+            f"{video_path}: 'total_pixels' (qwen_vl_utils' per-frame rule) is not a {defaults.__name__} setting: "
+            "its video budget already bounds the whole clip"
+        )
     for low, high, path in (
         ("min_pixels", "max_pixels", image_path),
         ("video_min_pixels", "video_max_pixels", video_path if video_path.is_file() else image_path),
     ):
-        lo = kwargs.get(low, MIN_PIXELS if low == "min_pixels" else VIDEO_MIN_PIXELS)
-        hi = kwargs.get(high, MAX_PIXELS if high == "max_pixels" else VIDEO_MAX_PIXELS)
+        lo = kwargs.get(low, default[low])
+        hi = kwargs.get(high, default[high])
         if lo > hi:
             raise PreprocessorConfigError(
                 f"{path}: the minimum pixel count ({lo!r}, {low}) exceeds the maximum ({hi!r}, {high}) "
@@ -907,6 +1070,11 @@ _SKIPPED = {
     "_processor_class",
     "auto_map",
     "feature_extractor_type",
+    # settings of transformers' processors that do not change the result here
+    "return_metadata",
+    "data_format",
+    "default_to_square",
+    "max_video_tokens",  # 5.x, used only with cap_pixels_per_frame (refused when true)
     # video sampling settings, unused while do_sample_frames is false (also by transformers)
     "fps",
     "num_frames",
@@ -915,7 +1083,7 @@ _SKIPPED = {
 }
 
 
-def _parse_config(config, path: Path, video: bool) -> tuple[dict, dict]:
+def _parse_config(config, path: Path, video: bool, qwen3: bool = False) -> tuple[dict, dict]:
     """One JSON object (from :func:`qwen_lite.files.read_json`) -> (budget: min_pixels/max_pixels/total_pixels,
     shared: patch layout and mean/std)."""
 
@@ -980,7 +1148,19 @@ def _parse_config(config, path: Path, video: bool) -> tuple[dict, dict]:
         raise PreprocessorConfigError(
             f"{path}: 'resample' is {config['resample']!r}; qwen_lite resizes with PIL bicubic (3) only"
         )
-    if config.get("do_sample_frames") not in (None, False):
+    if config.get("cap_pixels_per_frame") not in (None, False):
+        raise PreprocessorConfigError(
+            f"{path}: 'cap_pixels_per_frame' is {config['cap_pixels_per_frame']!r}; qwen_lite implements the "
+            "uncapped clip budget only (transformers 5.x's default)"
+        )
+    if qwen3 and config.get("do_sample_frames") is True:
+        warnings.warn(
+            f"{path}: 'do_sample_frames' is true; qwen_lite's Qwen3VLProcessor does not sample inside the call "
+            "unless sample_fps= is given (qwen-vl-utils' rule): pass frames already sampled with their fps",
+            UserWarning,
+            stacklevel=4,
+        )
+    elif config.get("do_sample_frames") not in (None, False):
         raise PreprocessorConfigError(
             f"{path}: 'do_sample_frames' is {config['do_sample_frames']!r}; qwen_lite does not sample frames "
             "inside the processor the way transformers does: pass frames already sampled, or sample_fps= "
@@ -1002,6 +1182,7 @@ def _parse_config(config, path: Path, video: bool) -> tuple[dict, dict]:
             "rescale_factor",
             "resample",
             "do_sample_frames",
+            "cap_pixels_per_frame",
         }
     )
     unknown = sorted(key for key, value in config.items() if key not in known and value not in (None, False))

@@ -89,6 +89,65 @@ def smart_nframes(
     return nframes
 
 
+BUDGETS = ("frame", "clip")  # what a video's min_pixels / max_pixels bound, see preprocess_video
+
+
+def clip_smart_resize(
+    num_frames: int,
+    height: int,
+    width: int,
+    factor: int = 32,
+    temporal_factor: int = TEMPORAL_PATCH_SIZE,
+    min_pixels: int = 128 * 32 * 32,
+    max_pixels: int = 768 * 32 * 32,
+) -> tuple[int, int]:
+    """Frame size (h, w) for a clip whose pixel budget counts *all* its frames (Qwen3-VL's video processor).
+
+    Like :func:`qwen_lite.processing.smart_resize` (sides rounded to multiples of ``factor``), except that
+    the area compared with ``[min_pixels, max_pixels]`` is ``t * h * w``, ``t`` = ``num_frames`` rounded
+    to a multiple of ``temporal_factor``, and the rescale factor uses ``num_frames * h * w``. So a longer
+    clip gets smaller frames. The defaults are ``Qwen3VLVideoProcessor``'s class defaults (``size`` =
+    131,072 .. 786,432 px, ``factor`` 16 * 2).
+
+    Source: transformers ``models/qwen3_vl/video_processing_qwen3_vl.py`` ``smart_resize``. A side below
+    ``factor`` px: 4.57.6 raises, 5.24.0 first scales the frame up so its shorter side is ``factor`` px
+    (``int`` of the scaled sides); qwen_lite follows 5.x, as it accepts tiny images everywhere else.
+    Errors (``ValueError``/``TypeError`` naming the argument): fewer than ``temporal_factor`` frames (both
+    references refuse them), non-positive sizes or budgets, ``min_pixels > max_pixels``, an aspect ratio
+    above 200.
+    """
+    num_frames = check_positive(num_frames, "num_frames", integer=True)
+    height = check_positive(height, "height", integer=True)
+    width = check_positive(width, "width", integer=True)
+    factor = check_positive(factor, "factor", integer=True)
+    temporal_factor = check_positive(temporal_factor, "temporal_factor", integer=True)
+    min_pixels, max_pixels = check_pixel_budget(min_pixels, max_pixels)
+    if num_frames < temporal_factor:
+        raise ValueError(
+            f"num_frames: a clip needs at least temporal_factor={temporal_factor} frames, got {num_frames}"
+        )
+    if height < factor or width < factor:
+        scale = max(factor / height, factor / width)
+        height, width = int(height * scale), int(width * scale)
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(
+            f"absolute aspect ratio must be smaller than 200, got {max(height, width) / min(height, width)} "
+            f"(height={height}, width={width})"
+        )
+    h_bar = round(height / factor) * factor
+    w_bar = round(width / factor) * factor
+    t_bar = round(num_frames / temporal_factor) * temporal_factor
+    if t_bar * h_bar * w_bar > max_pixels:
+        beta = math.sqrt((num_frames * height * width) / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif t_bar * h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (num_frames * height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
 def sample_frame_indices(total_frames: int, nframes: int, start: int = 0) -> torch.Tensor:
     """``nframes`` evenly spaced frame indices in [start, start + total_frames - 1] -> (nframes,) int64.
 
@@ -269,6 +328,7 @@ def preprocess_video(
     merge_size: int = MERGE_SIZE,
     image_mean=IMAGE_MEAN,
     image_std=IMAGE_STD,
+    budget: str = "frame",
 ) -> dict:
     """One video -> ``pixel_values_videos`` (n, 1176), ``video_grid_thw`` (1, 3), ``second_per_grid_ts``.
 
@@ -285,13 +345,26 @@ def preprocess_video(
     for qwen_vl_utils' default). ``frame_size=(h, w)``: resize every frame to exactly that (multiples of
     ``patch_size * merge_size``) instead of :func:`smart_resize`. ``image_mean``/``image_std``: the
     normalisation (CLIP by default).
+    ``budget``: what ``min_pixels``/``max_pixels`` bound: ``"frame"`` (the default; Qwen2.5-VL's video
+    processor and qwen_vl_utils: each frame, :func:`qwen_lite.processing.smart_resize`) or ``"clip"``
+    (Qwen3-VL's video processor: all frames together, :func:`clip_smart_resize`; not combinable with
+    ``total_pixels``).
     ``second_per_grid_ts`` is a one-element list: temporal_patch_size / frame rate after selection.
+    ``frame_indices``: the kept frames' positions in ``frames`` (before padding), from which Qwen3-VL's
+    timestamps are computed (:func:`qwen_lite.timestamps.frame_group_times`).
     Errors (``ValueError``/``TypeError``) name the argument or the frame (``frames[3]``).
     """
     fps = _check_rate(fps, "fps")
     min_pixels, max_pixels = check_pixel_budget(min_pixels, max_pixels)
+    if budget not in BUDGETS:
+        raise ValueError(f"budget: expected one of {BUDGETS}, got {describe(budget)}")
     if total_pixels is not None:
         total_pixels = check_positive(total_pixels, "total_pixels")
+        if budget == "clip":
+            raise ValueError(
+                "total_pixels, budget: total_pixels (qwen_vl_utils' per-frame rule) needs budget='frame'; with "
+                "budget='clip' min_pixels/max_pixels already bound the whole clip"
+            )
     patch_size, temporal_patch_size, merge_size = check_patch_sizes(
         patch_size, temporal_patch_size, merge_size
     )
@@ -317,14 +390,25 @@ def preprocess_video(
         if total_pixels is not None:
             # qwen_vl_utils caps the user's max_pixels by the budget computed with the default per-frame cap
             padded = math.ceil(len(images) / temporal_patch_size) * temporal_patch_size
-            budget = video_max_pixels(
+            share = video_max_pixels(
                 padded,
                 total_pixels=total_pixels,
                 min_pixels=min_pixels,
                 temporal_patch_size=temporal_patch_size,
             )
-            max_pixels = min(max_pixels, budget)
-        height, width = smart_resize(images[0].height, images[0].width, factor, min_pixels, max_pixels)
+            max_pixels = min(max_pixels, share)
+        if budget == "clip":
+            height, width = clip_smart_resize(
+                len(images),
+                images[0].height,
+                images[0].width,
+                factor,
+                temporal_patch_size,
+                min_pixels,
+                max_pixels,
+            )
+        else:
+            height, width = smart_resize(images[0].height, images[0].width, factor, min_pixels, max_pixels)
     clip = torch.stack(
         [resize_and_normalize(image, height, width, image_mean, image_std) for image in images]
     )
@@ -333,6 +417,7 @@ def preprocess_video(
         "pixel_values_videos": rows,
         "video_grid_thw": torch.tensor([grid], dtype=torch.int64),
         "second_per_grid_ts": [temporal_patch_size / rate],
+        "frame_indices": list(indices),
     }
 
 
