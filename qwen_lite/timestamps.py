@@ -38,7 +38,7 @@ def frame_group_times(indices, fps: float, temporal_patch_size: int = 2) -> list
         raise ValueError(f"fps: frame rate must be a positive number, got {describe(fps)}")
     if hasattr(indices, "tolist"):
         indices = indices.tolist()
-    if not isinstance(indices, (list, tuple)) or not indices:
+    if not isinstance(indices, (list, tuple, range)) or not indices:
         raise ValueError(f"indices: expected a non-empty list of frame numbers, got {describe(indices)}")
     for k, index in enumerate(indices):
         if isinstance(index, bool) or not isinstance(index, numbers.Integral) or index < 0:
