@@ -13,10 +13,10 @@ from qwen_lite.files import CheckpointError
 from qwen_lite.generation import GenerationConfig
 from qwen_lite.grounding import GroundingParseError, parse_grounding
 from qwen_lite.model import Qwen25VLForConditionalGeneration
-from qwen_lite.processor import PreprocessorConfigError, Qwen25VLProcessor
+from qwen_lite.processor import PreprocessorConfigError, Qwen3VLProcessor, Qwen25VLProcessor
 from qwen_lite.seed_api import Qwen25VLModel, preprocess_image
 from qwen_lite.shapes import ShapeError, check_shape
-from qwen_lite.tokenizer import apply_chat_template, get_tokenizer
+from qwen_lite.tokenizer import apply_chat_template, apply_qwen3_vl_chat_template, get_tokenizer
 from qwen_lite.trace import trace_shapes
 from qwen_lite.training import build_labels, causal_lm_loss
 from qwen_lite.weights import NotEnoughMemoryError, from_pretrained, save_pretrained
@@ -32,10 +32,12 @@ __all__ = [
     "Qwen25VLForConditionalGeneration",
     "Qwen25VLModel",
     "Qwen25VLProcessor",
+    "Qwen3VLProcessor",
     "ShapeError",
     "TextConfig",
     "VisionConfig",
     "apply_chat_template",
+    "apply_qwen3_vl_chat_template",
     "build_labels",
     "causal_lm_loss",
     "check_shape",
