@@ -197,3 +197,9 @@ export function lang(el) {
 export function t(key, fallback, el) {
   return lang(el) === "zh" && Object.prototype.hasOwnProperty.call(ZH_STRINGS, key) ? ZH_STRINGS[key] : fallback;
 }
+
+// "video {n}: {s} s" with { n: 1, s: 0.5 } -> "video 1: 0.5 s": a translated label with numbers in it
+// (the Chinese may put them in another order). A placeholder with no value stays as it is.
+export function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}

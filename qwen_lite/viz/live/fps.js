@@ -1,7 +1,7 @@
 // Chapter 12's live widget: sample a clip at any rate and see which frames are kept, how they pair into
 // temporal patches, the seconds one patch covers and the temporal M-RoPE ids. The maths is frames.js
 // (checked in CI against qwen_lite.video.select_frames and qwen_lite.rope.get_rope_index).
-import { PALETTE, h, injectStyle, legend, loadImage, readouts, setAndSave, watch } from "./common.js";
+import { PALETTE, h, injectStyle, legend, loadImage, readouts, setAndSave, t, watch } from "./common.js";
 import { framePlan } from "./frames.js";
 
 const GAP = 4;
@@ -14,21 +14,21 @@ async function render({ model, el }) {
   const slider = h("input", { type: "range", min: 0.1, max: 12, step: 0.1, "data-field": "fps-range" });
   const number = h("input", { type: "number", min: 0.01, max: 100, step: "any", "data-field": "fps" });
   const info = readouts([
-    ["nframes", "frames kept"],
-    ["indices", "their indices"],
-    ["grid_t", "temporal patches (grid_t)"],
-    ["second_per_grid", "second_per_grid_t (s)"],
-    ["temporal_ids", "temporal ids of the patches"],
+    ["nframes", t("fps.nframes", "frames kept", el)],
+    ["indices", t("fps.indices", "their indices", el)],
+    ["grid_t", t("fps.grid_t", "temporal patches (grid_t)", el)],
+    ["second_per_grid", t("fps.second_per_grid", "second_per_grid_t (s)", el)],
+    ["temporal_ids", t("fps.temporal_ids", "temporal ids of the patches", el)],
   ]);
   el.append(
     h(
       "div",
       { class: "ql-widget" },
-      h("div", { class: "ql-row" }, h("label", {}, "sampling rate (fps)", slider, number)),
+      h("div", { class: "ql-row" }, h("label", {}, t("fps.rate", "sampling rate (fps)", el), slider, number)),
       strip,
       legend([
-        [PALETTE.orange, "kept frame, labelled with its temporal patch t"],
-        ["#dddddd", "dropped frame (faded)"],
+        [PALETTE.orange, t("fps.legend.kept", "kept frame, labelled with its temporal patch t", el)],
+        ["#dddddd", t("fps.legend.dropped", "dropped frame (faded)", el)],
       ]),
       info.el,
     ),

@@ -1,7 +1,7 @@
 // Chapter 11's live widget: what one generation step computes, with and without the KV cache, for any
 // prompt length and step. The counts come from cache_steps.js (checked in CI against what
 // qwen_lite.generation.generate feeds its forward passes).
-import { PALETTE, h, injectStyle, legend, readouts, setAndSave, watch } from "./common.js";
+import { PALETTE, h, injectStyle, legend, readouts, setAndSave, t, watch } from "./common.js";
 import { generationSteps, stepWork } from "./cache_steps.js";
 
 const GRID = 360; // px of the attention grid's side
@@ -16,11 +16,11 @@ async function render({ model, el }) {
   const stepText = h("span", { "data-role": "step" });
   const cache = h("input", { type: "checkbox", "data-field": "use_cache" });
   const info = readouts([
-    ["what", "this step"],
-    ["length", "tokens in the sequence"],
-    ["queries", "tokens computed (queries, keys, values)"],
-    ["cached", "keys/values read from the cache"],
-    ["total", "tokens computed so far (all steps)"],
+    ["what", t("kvcache.what", "this step", el)],
+    ["length", t("kvcache.length", "tokens in the sequence", el)],
+    ["queries", t("kvcache.queries", "tokens computed (queries, keys, values)", el)],
+    ["cached", t("kvcache.cached", "keys/values read from the cache", el)],
+    ["total", t("kvcache.total", "tokens computed so far (all steps)", el)],
   ]);
   el.append(
     h(
@@ -29,16 +29,16 @@ async function render({ model, el }) {
       h(
         "div",
         { class: "ql-row" },
-        h("label", {}, "prompt tokens", prompt),
-        h("label", {}, "step", step, stepText),
-        h("label", {}, cache, "KV cache"),
+        h("label", {}, t("kvcache.prompt", "prompt tokens", el), prompt),
+        h("label", {}, t("kvcache.step", "step", el), step, stepText),
+        h("label", {}, cache, t("kvcache.cache", "KV cache", el)),
       ),
       h("div", { class: "ql-row" }, canvas, info.el),
       legend([
-        [PALETTE.orange, "computed at this step"],
-        [PALETTE.blue, "keys/values read from the cache"],
-        [DONE, "computed at an earlier step"],
-        [MASKED, "masked (the future)"],
+        [PALETTE.orange, t("kvcache.legend.now", "computed at this step", el)],
+        [PALETTE.blue, t("kvcache.legend.cached", "keys/values read from the cache", el)],
+        [DONE, t("kvcache.legend.done", "computed at an earlier step", el)],
+        [MASKED, t("kvcache.legend.masked", "masked (the future)", el)],
       ]),
     ),
   );
@@ -51,7 +51,7 @@ async function render({ model, el }) {
     prompt.value = L;
     step.max = maxStep;
     step.value = s;
-    stepText.textContent = s === 0 ? "prefill" : String(s);
+    stepText.textContent = s === 0 ? t("kvcache.prefill", "prefill", el) : String(s);
     cache.checked = useCache;
     const work = stepWork(L, s, useCache);
     const n = work.length;
@@ -89,11 +89,11 @@ async function render({ model, el }) {
     ctx.setLineDash([]);
     ctx.fillStyle = "#444";
     ctx.textAlign = "center";
-    ctx.fillText("key position (dotted: end of the prompt)", 40 + (n * cell) / 2, top + n * cell + 16);
+    ctx.fillText(t("kvcache.axis.key", "key position (dotted: end of the prompt)", el), 40 + (n * cell) / 2, top + n * cell + 16);
     ctx.save();
     ctx.translate(14, top + (n * cell) / 2);
     ctx.rotate(-Math.PI / 2);
-    ctx.fillText("query position", 0, 0);
+    ctx.fillText(t("kvcache.axis.query", "query position", el), 0, 0);
     ctx.restore();
 
     const steps = generationSteps(L, s, useCache);

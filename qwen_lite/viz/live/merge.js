@@ -12,6 +12,7 @@ import {
   outline,
   readouts,
   setAndSave,
+  t,
   tag,
   watch,
 } from "./common.js";
@@ -74,20 +75,20 @@ async function render({ model, el }) {
   const photo = await loadImage(model.get("image"));
   const step = model.get("patch_size") * model.get("merge_size");
   const controls = [
-    numberControl(model, "width", "width", step, MAX_SIDE, step, "px"),
-    numberControl(model, "height", "height", step, MAX_SIDE, step, "px"),
+    numberControl(model, "width", t("merge.width", "width", el), step, MAX_SIDE, step, "px"),
+    numberControl(model, "height", t("merge.height", "height", el), step, MAX_SIDE, step, "px"),
   ];
-  const main = h("canvas", { "data-role": "photo", title: "click a 2 × 2 unit: one merged token" });
-  const before = h("canvas", { "data-role": "processor-order", title: "click a token" });
-  const after = h("canvas", { "data-role": "window-order", title: "click a token" });
+  const main = h("canvas", { "data-role": "photo", title: t("merge.click_unit", "click a 2 × 2 unit: one merged token", el) });
+  const before = h("canvas", { "data-role": "processor-order", title: t("merge.click_token", "click a token", el) });
+  const after = h("canvas", { "data-role": "window-order", title: t("merge.click_token", "click a token", el) });
   const info = readouts([
-    ["size", "image (w × h)"],
-    ["token", "token, processor order"],
-    ["unit", "its 2 × 2 unit (row, col)"],
-    ["patches", "its patches (row, col)"],
-    ["rows", "their rows of pixel_values"],
-    ["window_position", "token, window order"],
-    ["window", "its window"],
+    ["size", t("merge.size", "image (w × h)", el)],
+    ["token", t("merge.token", "token, processor order", el)],
+    ["unit", t("merge.unit", "its 2 × 2 unit (row, col)", el)],
+    ["patches", t("merge.patches", "its patches (row, col)", el)],
+    ["rows", t("merge.rows", "their rows of pixel_values", el)],
+    ["window_position", t("merge.window_position", "token, window order", el)],
+    ["window", t("merge.window", "its window", el)],
   ]);
   el.append(
     h(
@@ -95,14 +96,26 @@ async function render({ model, el }) {
       { class: "ql-widget ql-merge" },
       h("div", { class: "ql-row" }, ...controls.map((c) => c.el)),
       h("div", { class: "ql-row" }, main, info.el),
-      h("div", { class: "ql-caption" }, "the tokens in processor order (the <|image_pad|> order), colour = attention window:"),
+      h(
+        "div",
+        { class: "ql-caption" },
+        t("merge.caption.processor", "the tokens in processor order (the <|image_pad|> order), colour = attention window:", el),
+      ),
       before,
-      h("div", { class: "ql-caption" }, "the same tokens in window order (the order inside the tower's blocks), black ticks = window ends:"),
+      h(
+        "div",
+        { class: "ql-caption" },
+        t(
+          "merge.caption.window",
+          "the same tokens in window order (the order inside the tower's blocks), black ticks = window ends:",
+          el,
+        ),
+      ),
       after,
       legend([
-        [PALETTE.vermillion, "the chosen token"],
-        [PALETTE.blue, "its four patches"],
-        [PALETTE.orange, "its 2 × 2 unit"],
+        [PALETTE.vermillion, t("merge.legend.token", "the chosen token", el)],
+        [PALETTE.blue, t("merge.legend.patches", "its four patches", el)],
+        [PALETTE.orange, t("merge.legend.unit", "its 2 × 2 unit", el)],
       ]),
     ),
   );
@@ -116,7 +129,7 @@ async function render({ model, el }) {
     const win = model.get("window_size");
     const units = (width / p / m) * (height / p / m);
     const token = Math.min(model.get("token"), units - 1);
-    const t = tokenPlacement(width, height, token, win, p, m);
+    const place = tokenPlacement(width, height, token, win, p, m);
     const { windowIndex: index, cuWindowSeqlens: cu } = windowIndex([[1, height / p, width / p]], win, p, m);
     const windowOf = windowOfUnits(index, cu, m);
 
@@ -142,30 +155,30 @@ async function render({ model, el }) {
     ctx.setLineDash([5, 4]);
     outline(
       ctx,
-      Math.floor(t.unitCol / unitsPerWindow) * side,
-      Math.floor(t.unitRow / unitsPerWindow) * side,
-      Math.min(side, main.width - Math.floor(t.unitCol / unitsPerWindow) * side),
-      Math.min(side, main.height - Math.floor(t.unitRow / unitsPerWindow) * side),
+      Math.floor(place.unitCol / unitsPerWindow) * side,
+      Math.floor(place.unitRow / unitsPerWindow) * side,
+      Math.min(side, main.width - Math.floor(place.unitCol / unitsPerWindow) * side),
+      Math.min(side, main.height - Math.floor(place.unitRow / unitsPerWindow) * side),
       PALETTE.yellow,
       2,
     );
     ctx.restore();
-    t.patches.forEach(([r, c], i) => {
+    place.patches.forEach(([r, c], i) => {
       outline(ctx, c * cell, r * cell, cell, cell, PALETTE.blue, cell >= 10 ? 2 : 1);
-      if (cell >= 24) tag(ctx, String(t.rows[i]), c * cell + 2, r * cell + 2, 10);
+      if (cell >= 24) tag(ctx, String(place.rows[i]), c * cell + 2, r * cell + 2, 10);
     });
-    outline(ctx, t.unitCol * unitPx - 2, t.unitRow * unitPx - 2, unitPx + 4, unitPx + 4, PALETTE.orange, 2);
+    outline(ctx, place.unitCol * unitPx - 2, place.unitRow * unitPx - 2, unitPx + 4, unitPx + 4, PALETTE.orange, 2);
 
     drawStrip(before, units, (u) => windowOf[u], token, null);
-    drawStrip(after, units, (pos) => windowOf[index[pos]], t.windowPosition, cu.slice(1, -1).map((c) => c / (m * m)));
+    drawStrip(after, units, (pos) => windowOf[index[pos]], place.windowPosition, cu.slice(1, -1).map((c) => c / (m * m)));
 
     info.set("size", `${width} × ${height} px`);
     info.set("token", `${token} of ${units}`);
-    info.set("unit", `(${t.unitRow}, ${t.unitCol})`);
-    info.set("patches", t.patches.map(([r, c]) => `(${r}, ${c})`).join(", "));
-    info.set("rows", t.rows.join(", "));
-    info.set("window_position", `${t.windowPosition} of ${units}`);
-    info.set("window", `${t.window} of ${t.windows}`);
+    info.set("unit", `(${place.unitRow}, ${place.unitCol})`);
+    info.set("patches", place.patches.map(([r, c]) => `(${r}, ${c})`).join(", "));
+    info.set("rows", place.rows.join(", "));
+    info.set("window_position", `${place.windowPosition} of ${units}`);
+    info.set("window", `${place.window} of ${place.windows}`);
   }
 
   main.addEventListener("click", (event) => {

@@ -1,7 +1,7 @@
 // Chapter 8's live widget: edit a prompt of text runs, images and videos; see the three M-RoPE ids of
 // every token, where the text resumes after each block, rope_deltas, and each video's temporal ids on
 // a seconds axis. The ids come from rope_index.js (checked in CI against qwen_lite.rope.get_rope_index).
-import { PALETTE, h, injectStyle, legend, readouts, setAndSave, watch } from "./common.js";
+import { PALETTE, fill, h, injectStyle, legend, readouts, setAndSave, t, watch } from "./common.js";
 import { ropeLayout } from "./rope_index.js";
 
 const KIND_COLOR = { text: "#d9d9d9", marker: PALETTE.grey, image: PALETTE.sky, video: PALETTE.orange };
@@ -45,21 +45,22 @@ function clampField(value, min, max, step) {
 
 async function render({ model, el }) {
   injectStyle(el.ownerDocument);
+  const kindName = (kind) => t("mrope.kind." + kind, kind, el); // "text", "image", "video" in the page's language
   const editor = h("div", { class: "ql-segments", "data-role": "segments" });
-  const strip = h("canvas", { "data-role": "ids", title: "click a token" });
+  const strip = h("canvas", { "data-role": "ids", title: t("mrope.click", "click a token", el) });
   const grids = h("canvas", { "data-role": "grids" });
   const clock = h("canvas", { "data-role": "clock" });
   const message = h("p", { class: "ql-error", "data-role": "message" });
   const info = readouts([
-    ["length", "tokens in the prompt"],
-    ["largest", "largest position id"],
-    ["rope_deltas", "rope_deltas (largest + 1 − tokens)"],
-    ["resume", "text resumes after each block at"],
-    ["token", "selected token"],
-    ["kind", "its kind"],
-    ["ids", "its ids (t, h, w)"],
-    ["second_per_grid", "second_per_grid_t of each video (s)"],
-    ["temporal_ids", "temporal ids of each video's grids"],
+    ["length", t("mrope.length", "tokens in the prompt", el)],
+    ["largest", t("mrope.largest", "largest position id", el)],
+    ["rope_deltas", t("mrope.rope_deltas", "rope_deltas (largest + 1 − tokens)", el)],
+    ["resume", t("mrope.resume", "text resumes after each block at", el)],
+    ["token", t("mrope.token", "selected token", el)],
+    ["kind", t("mrope.kind", "its kind", el)],
+    ["ids", t("mrope.ids", "its ids (t, h, w)", el)],
+    ["second_per_grid", t("mrope.second_per_grid", "second_per_grid_t of each video (s)", el)],
+    ["temporal_ids", t("mrope.temporal_ids", "temporal ids of each video's grids", el)],
   ]);
   el.append(
     h(
@@ -67,12 +68,12 @@ async function render({ model, el }) {
       { class: "ql-widget" },
       editor,
       legend([
-        [KIND_COLOR.text, "text"],
+        [KIND_COLOR.text, kindName("text")],
         [KIND_COLOR.marker, "<|vision_start|> / <|vision_end|>"],
-        [KIND_COLOR.image, "image tokens"],
-        [KIND_COLOR.video, "video tokens"],
-        [idColor(0.1), "small id"],
-        [idColor(0.9), "large id"],
+        [KIND_COLOR.image, t("mrope.legend.image", "image tokens", el)],
+        [KIND_COLOR.video, t("mrope.legend.video", "video tokens", el)],
+        [idColor(0.1), t("mrope.legend.small", "small id", el)],
+        [idColor(0.9), t("mrope.legend.large", "large id", el)],
       ]),
       message,
       h("div", { style: "overflow-x:auto" }, strip),
@@ -87,7 +88,7 @@ async function render({ model, el }) {
     const list = segments();
     editor.replaceChildren();
     list.forEach((s, i) => {
-      const row = h("div", { class: "ql-row", "data-seg": i, "data-kind": s.kind }, h("b", {}, `${i + 1}. ${s.kind}`));
+      const row = h("div", { class: "ql-row", "data-seg": i, "data-kind": s.kind }, h("b", {}, `${i + 1}. ${kindName(s.kind)}`));
       for (const [key, label, min, max, step] of FIELDS[s.kind]) {
         const input = h("input", { type: "number", min, max, step, value: s[key], "data-field": key });
         input.addEventListener("change", () => {
@@ -97,7 +98,7 @@ async function render({ model, el }) {
           input.value = next[i][key];
           save(next);
         });
-        row.append(h("label", {}, label, input));
+        row.append(h("label", {}, t("mrope.field." + key, label, el), input));
       }
       const move = (to) => {
         const next = segments();
@@ -106,9 +107,9 @@ async function render({ model, el }) {
         save(next);
       };
       row.append(
-        h("button", { "data-action": "up", title: "move up", disabled: i === 0 ? "" : null, onclick: () => move(i - 1) }, "↑"),
-        h("button", { "data-action": "down", title: "move down", disabled: i === list.length - 1 ? "" : null, onclick: () => move(i + 1) }, "↓"),
-        h("button", { "data-action": "remove", title: "remove", disabled: list.length === 1 ? "" : null, onclick: () => save(list.filter((_, j) => j !== i)) }, "✕"),
+        h("button", { "data-action": "up", title: t("mrope.up", "move up", el), disabled: i === 0 ? "" : null, onclick: () => move(i - 1) }, "↑"),
+        h("button", { "data-action": "down", title: t("mrope.down", "move down", el), disabled: i === list.length - 1 ? "" : null, onclick: () => move(i + 1) }, "↓"),
+        h("button", { "data-action": "remove", title: t("mrope.remove", "remove", el), disabled: list.length === 1 ? "" : null, onclick: () => save(list.filter((_, j) => j !== i)) }, "✕"),
       );
       editor.append(row);
     });
@@ -119,7 +120,7 @@ async function render({ model, el }) {
           "data-action": "add-" + kind,
           disabled: list.length >= MAX_SEGMENTS ? "" : null,
           onclick: () => save([...segments(), Object.assign({}, NEW_SEGMENT[kind])]),
-        }, "+ " + kind),
+        }, "+ " + kindName(kind)),
       );
     }
     editor.append(adders);
@@ -147,7 +148,7 @@ async function render({ model, el }) {
     strip.width = LEFT + PER_LINE * CELL + 2;
     strip.height = drawn ? lines * LINE_H : 1;
     Object.assign(strip.dataset, { cell: CELL, row: ROW, left: LEFT, perLine: PER_LINE, lineH: LINE_H, tokens: L });
-    if (!drawn) message.textContent = `${L} tokens: too many to draw; the numbers below are still computed.`;
+    if (!drawn) message.textContent = fill(t("mrope.too_many", "{n} tokens: too many to draw; the numbers below are still computed.", el), { n: L });
     const ctx = strip.getContext("2d");
     ctx.clearRect(0, 0, strip.width, strip.height);
     ctx.font = "10px ui-monospace, monospace";
@@ -158,7 +159,7 @@ async function render({ model, el }) {
       const y0 = line * LINE_H;
       ctx.fillStyle = "#666";
       ctx.textAlign = "right";
-      ["kind", "t", "h", "w"].forEach((label, r) => ctx.fillText(label, LEFT - 4, y0 + r * ROW + ROW / 2));
+      [t("mrope.row.kind", "kind", el), "t", "h", "w"].forEach((label, r) => ctx.fillText(label, LEFT - 4, y0 + r * ROW + ROW / 2));
       ctx.textAlign = "center";
       for (let c = 0; c < PER_LINE; c++) {
         const i = line * PER_LINE + c;
@@ -206,11 +207,11 @@ async function render({ model, el }) {
       ctx.clearRect(0, 0, grids.width, grids.height);
       ctx.fillStyle = "#666";
       ctx.font = "12px system-ui, sans-serif";
-      ctx.fillText("no image or video in the prompt", 4, 18);
+      ctx.fillText(t("mrope.no_block", "no image or video in the prompt", el), 4, 18);
       return;
     }
-    const [t, gh, gw] = block.grid;
-    const shown = Math.min(t, 6);
+    const [gt, gh, gw] = block.grid;
+    const shown = Math.min(gt, 6);
     const cell = Math.max(12, Math.min(24, Math.floor(220 / Math.max(gw * shown, 1)), Math.floor(90 / gh)));
     const panelW = gw * cell + 10;
     grids.width = Math.max(260, 40 + shown * panelW);
@@ -219,7 +220,8 @@ async function render({ model, el }) {
     ctx.font = "11px system-ui, sans-serif";
     ctx.fillStyle = "#444";
     ctx.textAlign = "left";
-    ctx.fillText(`${block.kind}: ${t} × ${gw} × ${gh} (t × w × h)${t > shown ? `, first ${shown} grids` : ""}`, 2, 12);
+    const first = gt > shown ? fill(t("mrope.first_grids", ", first {n} grids", el), { n: shown }) : "";
+    ctx.fillText(`${kindName(block.kind)}: ${gt} × ${gw} × ${gh} (t × w × h)${first}`, 2, 12);
     const lo = Math.min(pos[0][block.padFirst], pos[1][block.padFirst]);
     const hi = Math.max(lo + 1, block.resume - 1);
     for (let k = 0; k < shown; k++) {
@@ -227,7 +229,9 @@ async function render({ model, el }) {
       ctx.fillStyle = "#444";
       ctx.textAlign = "center";
       ctx.font = "10px system-ui, sans-serif";
-      ctx.fillText(block.kind === "video" ? `grid ${k}, ${fmt(block.seconds[k])} s` : "image", x0 + (gw * cell) / 2, 28);
+      const title =
+        block.kind === "video" ? fill(t("mrope.grid", "grid {k}, {s} s", el), { k, s: fmt(block.seconds[k]) }) : kindName("image");
+      ctx.fillText(title, x0 + (gw * cell) / 2, 28);
       for (let a = 0; a < 3; a++) {
         const y0 = 34 + a * (gh * cell + 18);
         if (k === 0) {
@@ -263,7 +267,7 @@ async function render({ model, el }) {
     ctx.font = "10px system-ui, sans-serif";
     ctx.fillStyle = "#444";
     if (!videos.length) {
-      ctx.fillText("no video: add one to see its clock", 10, 20);
+      ctx.fillText(t("mrope.no_video", "no video: add one to see its clock", el), 10, 20);
       return;
     }
     const maxT = Math.max(1, ...videos.map((v) => v.seconds[v.seconds.length - 1] + v.secondPerGrid));
@@ -275,7 +279,7 @@ async function render({ model, el }) {
     ctx.lineWidth = 1;
     ctx.strokeRect(40, 20, 285, 140);
     ctx.textAlign = "center";
-    ctx.fillText("seconds into the video", 182, 186);
+    ctx.fillText(t("mrope.axis.seconds", "seconds into the video", el), 182, 186);
     for (let k = 0; k <= 4; k++) ctx.fillText(fmt((maxT * k) / 4), X((maxT * k) / 4), 172);
     ctx.textAlign = "right";
     for (let k = 0; k <= 4; k++) {
@@ -286,7 +290,7 @@ async function render({ model, el }) {
     ctx.translate(10, 90);
     ctx.rotate(-Math.PI / 2);
     ctx.textAlign = "center";
-    ctx.fillText("temporal id", 0, 0);
+    ctx.fillText(t("mrope.axis.temporal", "temporal id", el), 0, 0);
     ctx.restore();
     videos.forEach((v, n) => {
       const color = VIDEO_COLORS[n % VIDEO_COLORS.length];
@@ -305,7 +309,12 @@ async function render({ model, el }) {
         ctx.fill();
       });
       ctx.textAlign = "left";
-      ctx.fillText(`video ${n + 1}: ${fmt(v.secondPerGrid)} s per grid; dashes: ${tps} ids per second`, 46, 32 + 12 * n);
+      const line = fill(t("mrope.clock", "video {n}: {s} s per grid; dashes: {tps} ids per second", el), {
+        n: n + 1,
+        s: fmt(v.secondPerGrid),
+        tps,
+      });
+      ctx.fillText(line, 46, 32 + 12 * n);
     });
   }
 

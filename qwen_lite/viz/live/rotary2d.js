@@ -1,7 +1,7 @@
 // Chapter 3's live widget: the rotary score of a query and a key as a function of their offset
 // (Δrow, Δcol), for the band of frequencies the reader picks. The scores come from rotary.js (checked
 // in CI against qwen_lite.vision.VisionRotaryEmbedding + apply_rotary on real tensors).
-import { PALETTE, h, injectStyle, legend, readouts, setAndSave, watch } from "./common.js";
+import { PALETTE, fill, h, injectStyle, legend, readouts, setAndSave, t, watch } from "./common.js";
 import { bandPairs, rotaryFrequencies, scoreMap } from "./rotary.js";
 
 const VIEW = 400; // px of the heat map's side
@@ -21,30 +21,30 @@ function fmtScore(x) {
 async function render({ model, el }) {
   injectStyle(el.ownerDocument);
   const quarter = () => model.get("head_dim") / 4;
-  const map = h("canvas", { "data-role": "map", title: "click a cell" });
+  const map = h("canvas", { "data-role": "map", title: t("rotary2d.click", "click a cell", el) });
   const lo = h("input", { type: "range", min: 0, step: 1, "data-field": "lo" });
   const hi = h("input", { type: "range", min: 0, step: 1, "data-field": "hi" });
   const axes = h(
     "select",
     { "data-field": "axes" },
-    h("option", { value: "both" }, "rows and columns"),
-    h("option", { value: "row" }, "rows only"),
-    h("option", { value: "column" }, "columns only"),
+    h("option", { value: "both" }, t("rotary2d.axes.both", "rows and columns", el)),
+    h("option", { value: "row" }, t("rotary2d.axes.row", "rows only", el)),
+    h("option", { value: "column" }, t("rotary2d.axes.column", "columns only", el)),
   );
   const radius = h(
     "select",
     { "data-field": "radius" },
-    ...[8, 16, 32].map((r) => h("option", { value: r }, `±${r} patches`)),
+    ...[8, 16, 32].map((r) => h("option", { value: r }, fill(t("rotary2d.radius", "±{r} patches", el), { r }))),
   );
   const loText = h("span", { "data-role": "lo" });
   const hiText = h("span", { "data-role": "hi" });
   const info = readouts([
-    ["band", "band (frequencies i)"],
-    ["speeds", "their speeds θ_i (rad per patch)"],
-    ["offset", "selected offset (Δrow, Δcol)"],
-    ["score", "score at that offset"],
-    ["origin", "score at (0, 0)"],
-    ["min", "lowest score on the map"],
+    ["band", t("rotary2d.band", "band (frequencies i)", el)],
+    ["speeds", t("rotary2d.speeds", "their speeds θ_i (rad per patch)", el)],
+    ["offset", t("rotary2d.offset", "selected offset (Δrow, Δcol)", el)],
+    ["score", t("rotary2d.score", "score at that offset", el)],
+    ["origin", t("rotary2d.origin", "score at (0, 0)", el)],
+    ["min", t("rotary2d.min", "lowest score on the map", el)],
   ]);
   el.append(
     h(
@@ -53,17 +53,17 @@ async function render({ model, el }) {
       h(
         "div",
         { class: "ql-row" },
-        h("label", {}, "lowest i", lo, loText),
-        h("label", {}, "highest i", hi, hiText),
-        h("label", {}, "pairs", axes),
-        h("label", {}, "offsets", radius),
+        h("label", {}, t("rotary2d.lo", "lowest i", el), lo, loText),
+        h("label", {}, t("rotary2d.hi", "highest i", el), hi, hiText),
+        h("label", {}, t("rotary2d.pairs", "pairs", el), axes),
+        h("label", {}, t("rotary2d.offsets", "offsets", el), radius),
       ),
       h("div", { class: "ql-row" }, map, info.el),
       legend([
-        [scoreColor(1), "score +1 (same direction)"],
+        [scoreColor(1), t("rotary2d.legend.plus", "score +1 (same direction)", el)],
         [scoreColor(0), "0"],
-        [scoreColor(-1), "−1 (opposite)"],
-        [PALETTE.green, "selected offset"],
+        [scoreColor(-1), t("rotary2d.legend.minus", "−1 (opposite)", el)],
+        [PALETTE.green, t("rotary2d.legend.selected", "selected offset", el)],
       ]),
     ),
   );
@@ -109,7 +109,7 @@ async function render({ model, el }) {
       ctx.fillText(String(d), 26, (d + R) * cell + cell / 2 + 3);
       ctx.textAlign = "center";
     }
-    ctx.fillText("Δcol (key − query)", 30 + (n * cell) / 2, n * cell + 24);
+    ctx.fillText(t("rotary2d.axis.col", "Δcol (key − query)", el), 30 + (n * cell) / 2, n * cell + 24);
     ctx.save();
     ctx.translate(8, (n * cell) / 2);
     ctx.rotate(-Math.PI / 2);

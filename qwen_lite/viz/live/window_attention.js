@@ -15,6 +15,7 @@ import {
   outline,
   readouts,
   setAndSave,
+  t,
   tag,
   watch,
 } from "./common.js";
@@ -49,27 +50,27 @@ async function render({ model, el }) {
   const photo = await loadImage(model.get("image"));
   const unit = () => model.get("patch_size") * model.get("merge_size");
   const controls = [
-    numberControl(model, "width", "width", unit(), MAX_SIDE, unit(), "px"),
-    numberControl(model, "height", "height", unit(), MAX_SIDE, unit(), "px"),
-    choiceControl(model, "window", "block", [
-      [true, "window"],
-      [false, "full"],
+    numberControl(model, "width", t("window_attention.width", "width", el), unit(), MAX_SIDE, unit(), "px"),
+    numberControl(model, "height", t("window_attention.height", "height", el), unit(), MAX_SIDE, unit(), "px"),
+    choiceControl(model, "window", t("window_attention.block", "block", el), [
+      [true, t("window_attention.block.window", "window", el)],
+      [false, t("window_attention.block.full", "full", el)],
     ]),
   ];
-  const main = h("canvas", { "data-role": "photo", title: "click a patch to make it the query" });
+  const main = h("canvas", { "data-role": "photo", title: t("window_attention.click", "click a patch to make it the query", el) });
   const mask = h("canvas", { "data-role": "mask", width: MASK, height: MASK });
   const info = readouts([
-    ["size", "image (w × h)"],
-    ["grid", "patch grid (w × h)"],
-    ["query", "query patch (row, col)"],
-    ["query_row", "its row of pixel_values"],
-    ["query_position", "its row in window order"],
-    ["query_window", "its window"],
-    ["attends", "patches it may attend to"],
-    ["windows", "windows"],
-    ["lengths", "patches per window × windows"],
-    ["pairs", "query-key pairs, this block"],
-    ["full_pairs", "query-key pairs, full attention"],
+    ["size", t("window_attention.size", "image (w × h)", el)],
+    ["grid", t("window_attention.grid", "patch grid (w × h)", el)],
+    ["query", t("window_attention.query", "query patch (row, col)", el)],
+    ["query_row", t("window_attention.query_row", "its row of pixel_values", el)],
+    ["query_position", t("window_attention.query_position", "its row in window order", el)],
+    ["query_window", t("window_attention.query_window", "its window", el)],
+    ["attends", t("window_attention.attends", "patches it may attend to", el)],
+    ["windows", t("window_attention.windows", "windows", el)],
+    ["lengths", t("window_attention.lengths", "patches per window × windows", el)],
+    ["pairs", t("window_attention.pairs", "query-key pairs, this block", el)],
+    ["full_pairs", t("window_attention.full_pairs", "query-key pairs, full attention", el)],
   ]);
   el.append(
     h(
@@ -84,15 +85,19 @@ async function render({ model, el }) {
           "div",
           {},
           mask,
-          h("div", { class: "ql-caption" }, "mask in window order: row = query, column = key (both 0 at top left)"),
+          h(
+            "div",
+            { class: "ql-caption" },
+            t("window_attention.caption", "mask in window order: row = query, column = key (both 0 at top left)", el),
+          ),
         ),
       ),
       legend([
-        [PALETTE.blue, "may attend (mask)"],
-        [MASKED, "masked"],
-        [PALETTE.vermillion, "query patch / its row"],
-        [PALETTE.yellow, "112 px windows, numbered in window order"],
-        ["rgba(0,0,0,0.7)", "the query window's tokens (2 × 2 units), in window order"],
+        [PALETTE.blue, t("window_attention.legend.attend", "may attend (mask)", el)],
+        [MASKED, t("window_attention.legend.masked", "masked", el)],
+        [PALETTE.vermillion, t("window_attention.legend.query", "query patch / its row", el)],
+        [PALETTE.yellow, t("window_attention.legend.windows", "112 px windows, numbered in window order", el)],
+        ["rgba(0,0,0,0.7)", t("window_attention.legend.tokens", "the query window's tokens (2 × 2 units), in window order", el)],
       ]),
       info.el,
     ),
