@@ -12,6 +12,7 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 def check_fields(obj, where: str) -> None:
@@ -55,9 +56,43 @@ def check_fields(obj, where: str) -> None:
             setattr(obj, f.name, tuple(int(v) for v in value))
 
 
+class _VisionSizes:
+    """Sizes derived from the fields, shared by :class:`VisionConfig` and :class:`Qwen3VLVisionConfig`."""
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def patch_dim(self) -> int:
+        """Length of one flattened patch: channels x temporal_patch_size x patch_size^2 (1176; 1536 for Qwen3-VL)."""
+        return self.in_channels * self.temporal_patch_size * self.patch_size**2
+
+    def _check_sizes(self, where: str) -> None:
+        check_fields(self, where)
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"vision hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})"
+            )
+        if self.head_dim % 4:
+            raise ValueError(f"vision head_dim must be a multiple of 4 for 2-D rotary, got {self.head_dim}")
+
+
 @dataclass
-class VisionConfig:
-    """The vision tower (identical in the released 3B, 7B and 72B models)."""
+class VisionConfig(_VisionSizes):
+    """The vision tower (identical in the released 3B, 7B and 72B models).
+
+    The class attributes below are the *switches* of the shared tower (:mod:`qwen_lite.vision`): what
+    Qwen2.5-VL does where :class:`Qwen3VLVisionConfig` does something else. They are fixed by the
+    architecture, not read from ``config.json``.
+    """
+
+    norm: ClassVar[str] = "rms"  # block and merger norm: RMSNorm ("rms") or LayerNorm ("layer")
+    mlp: ClassVar[str] = "swiglu"  # block MLP: SwiGLU ("swiglu") or Linear-GELU(tanh)-Linear ("gelu")
+    patch_bias: ClassVar[bool] = False  # the patch embedding's Conv3d has no bias
+    window_attention: ClassVar[bool] = True  # blocks outside fullatt_block_indexes attend within windows
+    position_table: ClassVar[bool] = False  # no learned absolute position table (only the 2-D rotary)
+    deepstack_visual_indexes: ClassVar[tuple[int, ...]] = ()  # no DeepStack features
 
     depth: int = 32
     hidden_size: int = 1280
@@ -74,17 +109,8 @@ class VisionConfig:
     tokens_per_second: int = 2  # temporal position ids per second of video (M-RoPE)
     rms_norm_eps: float = 1e-6  # hard-coded in the reference
 
-    @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_heads
-
-    @property
-    def patch_dim(self) -> int:
-        """Length of one flattened patch: channels x temporal_patch_size x patch_size^2 (1176)."""
-        return self.in_channels * self.temporal_patch_size * self.patch_size**2
-
     def __post_init__(self):
-        check_fields(self, "vision.")
+        self._check_sizes("vision.")
         bad = [i for i in self.fullatt_block_indexes if not 0 <= i < self.depth]
         if bad:
             raise ValueError(
@@ -94,17 +120,37 @@ class VisionConfig:
             raise ValueError(
                 f"vision.hidden_act: only 'silu' (SwiGLU) is implemented, got {self.hidden_act!r}"
             )
-        if self.hidden_size % self.num_heads:
-            raise ValueError(
-                f"vision hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})"
-            )
-        if self.head_dim % 4:
-            raise ValueError(f"vision head_dim must be a multiple of 4 for 2-D rotary, got {self.head_dim}")
+
+
+def _check_text_sizes(config, where: str = "text.") -> None:
+    """The checks :class:`TextConfig` and :class:`Qwen3VLTextConfig` share (after :func:`check_fields`)."""
+    check_fields(config, where)
+    if config.hidden_act != "silu":
+        raise ValueError(f"text.hidden_act: only 'silu' (SwiGLU) is implemented, got {config.hidden_act!r}")
+    if config.num_attention_heads % config.num_key_value_heads:
+        raise ValueError(
+            f"num_attention_heads ({config.num_attention_heads}) must be a multiple of "
+            f"num_key_value_heads ({config.num_key_value_heads})"
+        )
+    if sum(config.mrope_section) * 2 != config.head_dim:
+        raise ValueError(
+            f"mrope_section {config.mrope_section} must sum to head_dim/2 = {config.head_dim // 2}, "
+            f"got {sum(config.mrope_section)}"
+        )
 
 
 @dataclass
 class TextConfig:
-    """The Qwen2 decoder (the language model)."""
+    """The Qwen2 decoder (the language model).
+
+    Class attributes: the switches of the shared decoder (:mod:`qwen_lite.text`, :mod:`qwen_lite.rope`)
+    where :class:`Qwen3VLTextConfig` differs. Not read from ``config.json``.
+    """
+
+    qkv_bias: ClassVar[bool] = True  # q_proj, k_proj, v_proj have biases
+    o_bias: ClassVar[bool] = False  # o_proj has none
+    qk_norm: ClassVar[bool] = False  # no RMSNorm on each head of q and k
+    mrope_interleaved: ClassVar[bool] = False  # M-RoPE slots in three chunks (t..., h..., w...)
 
     vocab_size: int = 151936
     hidden_size: int = 2048
@@ -125,29 +171,20 @@ class TextConfig:
 
     def __post_init__(self):
         check_fields(self, "text.")
-        if self.hidden_act != "silu":
-            raise ValueError(f"text.hidden_act: only 'silu' (SwiGLU) is implemented, got {self.hidden_act!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"text hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})"
             )
-        if self.num_attention_heads % self.num_key_value_heads:
-            raise ValueError(
-                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
-                f"num_key_value_heads ({self.num_key_value_heads})"
-            )
-        if sum(self.mrope_section) * 2 != self.head_dim:
-            raise ValueError(
-                f"mrope_section {self.mrope_section} must sum to head_dim/2 = {self.head_dim // 2}, "
-                f"got {sum(self.mrope_section)}"
-            )
+        _check_text_sizes(self)
 
 
 @dataclass
-class Qwen25VLConfig:
-    """The whole model: a vision tower, a text decoder and the special token ids that join them."""
+class MultimodalConfig:
+    """What :class:`Qwen25VLConfig` and :class:`Qwen3VLConfig` share: a vision config, a text config and the
+    special token ids that join them. ``model_type`` (a class attribute) is ``config.json``'s."""
 
+    model_type: ClassVar[str] = ""
     vision: VisionConfig = field(default_factory=VisionConfig)
     text: TextConfig = field(default_factory=TextConfig)
     image_token_id: int = 151655  # <|image_pad|>
@@ -158,10 +195,11 @@ class Qwen25VLConfig:
     eos_token_id: int = 151645  # <|im_end|>
 
     def __post_init__(self):
-        if not isinstance(self.vision, VisionConfig) or not isinstance(self.text, TextConfig):
+        kinds = {f.name: f.default_factory for f in dataclasses.fields(self) if f.name in ("vision", "text")}
+        if not isinstance(self.vision, kinds["vision"]) or not isinstance(self.text, kinds["text"]):
             raise TypeError(
-                f"Qwen25VLConfig: vision= takes a VisionConfig and text= a TextConfig, got "
-                f"{type(self.vision).__name__} and {type(self.text).__name__}"
+                f"{type(self).__name__}: vision= takes a {kinds['vision'].__name__} and text= a "
+                f"{kinds['text'].__name__}, got {type(self.vision).__name__} and {type(self.text).__name__}"
             )
         check_fields(self, "")
         if self.vision.out_hidden_size != self.text.hidden_size:
@@ -170,9 +208,131 @@ class Qwen25VLConfig:
                 f"text.hidden_size ({self.text.hidden_size}): merged visual tokens replace text embeddings"
             )
 
-    def replace(self, **changes) -> Qwen25VLConfig:
+    def replace(self, **changes):
         """A copy with some top-level fields changed (``vision=`` / ``text=`` take whole configs)."""
         return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Qwen25VLConfig(MultimodalConfig):
+    """The whole Qwen2.5-VL model: a vision tower, a text decoder and the special token ids that join them."""
+
+    model_type: ClassVar[str] = "qwen2_5_vl"
+
+
+# --- Qwen3-VL (dense) ---------------------------------------------------------------------------
+
+
+@dataclass
+class Qwen3VLVisionConfig(_VisionSizes):
+    """The Qwen3-VL vision tower: the same tower as Qwen2.5-VL's, with other switches and two new parts.
+
+    Defaults: transformers' ``Qwen3VLVisionConfig`` class defaults (4.57.6 and 5.24.0 agree). Switches
+    (class attributes, see :class:`VisionConfig`): LayerNorm and a GELU(tanh) MLP in every block, a
+    patch embedding with bias, full attention in every block (no windows), a learned position table of
+    ``num_position_embeddings`` entries (a square grid, :mod:`qwen_lite.vision_positions`) and DeepStack
+    features from the blocks in ``deepstack_visual_indexes`` (:mod:`qwen_lite.deepstack`). Source:
+    transformers ``models/qwen3_vl/modeling_qwen3_vl.py`` and ``configuration_qwen3_vl.py``.
+    """
+
+    norm: ClassVar[str] = "layer"
+    mlp: ClassVar[str] = "gelu"
+    patch_bias: ClassVar[bool] = True
+    window_attention: ClassVar[bool] = False
+    position_table: ClassVar[bool] = True
+
+    depth: int = 27
+    hidden_size: int = 1152
+    num_heads: int = 16
+    intermediate_size: int = 4304
+    hidden_act: str = "gelu_pytorch_tanh"
+    in_channels: int = 3
+    patch_size: int = 16
+    temporal_patch_size: int = 2
+    spatial_merge_size: int = 2
+    out_hidden_size: int = 3584  # = the text model's hidden_size
+    num_position_embeddings: int = 2304  # a 48 x 48 table
+    deepstack_visual_indexes: tuple[int, ...] = (8, 16, 24)
+    layer_norm_eps: float = 1e-6  # hard-coded in the reference (blocks and mergers)
+
+    @property
+    def position_grid_side(self) -> int:
+        """Side of the square position table (48 for 2304 entries)."""
+        return math.isqrt(self.num_position_embeddings)
+
+    def __post_init__(self):
+        self._check_sizes("vision.")
+        if self.hidden_act != "gelu_pytorch_tanh":
+            raise ValueError(
+                f"vision.hidden_act: only 'gelu_pytorch_tanh' is implemented for Qwen3-VL, got {self.hidden_act!r}"
+            )
+        if self.position_grid_side**2 != self.num_position_embeddings:
+            raise ValueError(
+                f"vision.num_position_embeddings: expected a square number (the table is a square grid), "
+                f"got {self.num_position_embeddings}"
+            )
+        indexes = self.deepstack_visual_indexes
+        bad = [i for i in indexes if not 0 <= i < self.depth]
+        if bad or len(set(indexes)) != len(indexes):
+            raise ValueError(
+                f"vision.deepstack_visual_indexes: {list(indexes)} must be distinct blocks of a depth-{self.depth} "
+                f"tower (0..{self.depth - 1})"
+            )
+
+
+@dataclass
+class Qwen3VLTextConfig:
+    """The Qwen3 decoder of Qwen3-VL (dense).
+
+    Defaults: transformers' ``Qwen3VLTextConfig`` class defaults, except ``rope_theta`` (4.57.6: 5e6;
+    5.24.0: 5e5; the released configs write 5e6) and ``mrope_section`` ([24, 20, 20], the value both
+    versions fall back to). Differences from :class:`TextConfig` (switches read by :mod:`qwen_lite.text`
+    and :mod:`qwen_lite.rope`): ``head_dim`` is a field (not hidden_size / heads), q and k get an RMSNorm per
+    head, ``attention_bias`` (false in the released models) covers all four projections, and the M-RoPE
+    slots are interleaved t, h, w, t, h, w, ...
+    """
+
+    qk_norm: ClassVar[bool] = True
+    mrope_interleaved: ClassVar[bool] = True
+
+    vocab_size: int = 151936
+    hidden_size: int = 4096
+    intermediate_size: int = 22016
+    num_hidden_layers: int = 32
+    num_attention_heads: int = 32
+    num_key_value_heads: int = 32
+    head_dim: int = 128
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 5_000_000.0
+    mrope_section: tuple[int, int, int] = (24, 20, 20)
+    max_position_embeddings: int = 128000
+    tie_word_embeddings: bool = False
+    hidden_act: str = "silu"
+    attention_bias: bool = False
+
+    @property
+    def qkv_bias(self) -> bool:
+        return self.attention_bias
+
+    @property
+    def o_bias(self) -> bool:
+        return self.attention_bias
+
+    def __post_init__(self):
+        _check_text_sizes(self)
+
+
+@dataclass
+class Qwen3VLConfig(MultimodalConfig):
+    """The whole Qwen3-VL (dense) model: ``config.json``'s ``model_type: qwen3_vl``.
+
+    Token ids: transformers' ``Qwen3VLConfig`` defaults, the same as Qwen2.5-VL's (the ``bos``/``eos`` ids
+    come from ``text_config`` when a file has them).
+    """
+
+    model_type: ClassVar[str] = "qwen3_vl"
+    vision: Qwen3VLVisionConfig = field(default_factory=Qwen3VLVisionConfig)
+    text: Qwen3VLTextConfig = field(default_factory=Qwen3VLTextConfig)
 
 
 def _released(text: TextConfig) -> Qwen25VLConfig:
@@ -379,3 +539,132 @@ def to_hf_dict(config: Qwen25VLConfig) -> dict:
         "vision_config": vision,
         "torch_dtype": "float32",
     }
+
+
+# --- Hugging Face config.json <-> Qwen3VLConfig --------------------------------------------------
+
+_Q3_VISION_KEYS = [f.name for f in dataclasses.fields(Qwen3VLVisionConfig) if f.name != "layer_norm_eps"]
+_Q3_TEXT_KEYS = [
+    f.name
+    for f in dataclasses.fields(Qwen3VLTextConfig)
+    if f.name not in ("mrope_section", "tie_word_embeddings")
+]
+_Q3_ROPE_THETA_VISION = 10000.0  # the tower's 2-D rotary base (hard-coded in 4.57.6, a 5.24 config value)
+
+
+def qwen3_vl_from_hf_dict(d: dict) -> Qwen3VLConfig:
+    """Build a :class:`Qwen3VLConfig` from a transformers Qwen3-VL ``config.json`` dictionary.
+
+    Reads the nested layout both pinned versions write: ``text_config`` (with ``rope_scaling`` in 4.57.6,
+    ``rope_parameters`` holding ``rope_theta`` too in 5.24.0) and ``vision_config`` (5.24 adds its
+    ``rope_parameters``, ``{"rope_type": "axial", "rope_theta": 10000.0}``). Top-level text fields are ignored,
+    as transformers' ``Qwen3VLConfig`` ignores them; token ids are read at the top level, ``bos``/``eos`` in
+    ``text_config`` too. Missing fields take the :class:`Qwen3VLTextConfig` / :class:`Qwen3VLVisionConfig`
+    defaults (``vision_config.out_hidden_size``: the text ``hidden_size``).
+
+    Refused with ``TypeError`` / ``ValueError`` naming the key: every wrong type or value the dataclasses
+    refuse; ``mrope_interleaved: false`` (both versions interleave regardless: a file saying otherwise
+    cannot be honoured); a rope type other than default/M-RoPE; a vision rope other than axial with
+    theta 10000; and ``tie_word_embeddings`` given at the top level and in ``text_config`` with different
+    values (4.57.6 ties by ``text_config``'s, 5.24.0 by the top level's: the two would build different models).
+    """
+    if not isinstance(d, dict):
+        raise TypeError(f"expected a JSON object, got {type(d).__name__}")
+    model_type = d.get("model_type")
+    if model_type != "qwen3_vl":
+        raise ValueError(f"model_type: expected 'qwen3_vl', got {model_type!r}")
+    text_d = _object(d, "text_config")
+    vision_d = _object(d, "vision_config")
+    text_kwargs = {k: text_d[k] for k in _Q3_TEXT_KEYS if k in text_d}
+    section = _mrope_section(text_d)
+    if section is not None:
+        text_kwargs["mrope_section"] = section
+    rope = {**_object(text_d, "rope_scaling"), **_object(text_d, "rope_parameters")}
+    if rope.get("mrope_interleaved", True) is not True:
+        raise ValueError(
+            f"text_config.rope_scaling.mrope_interleaved: {rope['mrope_interleaved']!r} is not implemented "
+            "(transformers' Qwen3-VL interleaves the M-RoPE slots whatever this flag says)"
+        )
+    if "rope_theta" not in text_kwargs and rope.get("rope_theta") is not None:
+        text_kwargs["rope_theta"] = rope["rope_theta"]
+    ties = {where: value for where, value in (("tie_word_embeddings", d.get("tie_word_embeddings")),
+            ("text_config.tie_word_embeddings", text_d.get("tie_word_embeddings"))) if value is not None}  # fmt: skip
+    if len(set(ties.values())) > 1:
+        raise ValueError(
+            f"tie_word_embeddings: {ties} disagree (transformers 4.57.6 ties by text_config's, 5.24.0 by the "
+            "top level's); make them equal"
+        )
+    if ties:
+        text_kwargs["tie_word_embeddings"] = next(iter(ties.values()))
+    text = _build(Qwen3VLTextConfig, text_kwargs, {"text.": "text_config."})
+    vision_rope = _object(vision_d, "rope_parameters")
+    if vision_rope.get("rope_type", "axial") != "axial" or vision_rope.get("rope_theta", 1e4) != 1e4:
+        raise ValueError(
+            f"vision_config.rope_parameters: {vision_rope} is not implemented (only axial rotary, theta 10000)"
+        )
+    vision_kwargs = {k: vision_d[k] for k in _Q3_VISION_KEYS if k in vision_d}
+    vision_kwargs.setdefault("out_hidden_size", text.hidden_size)
+    vision = _build(Qwen3VLVisionConfig, vision_kwargs, {"vision.": "vision_config."})
+    tokens = {k: {**text_d, **d}[k] for k in _TOKEN_KEYS if k in {**text_d, **d}}
+    return _build(Qwen3VLConfig, dict(vision=vision, text=text, **tokens), {})
+
+
+def qwen3_vl_to_hf_dict(config: Qwen3VLConfig) -> dict:
+    """The ``config.json`` dictionary of a :class:`Qwen3VLConfig`, in the layout transformers 4.57.6 writes
+    (loads in 4.57.6 and 5.24.0); ``tie_word_embeddings`` at both levels, bos/eos in ``text_config``."""
+    vision = {k: getattr(config.vision, k) for k in _Q3_VISION_KEYS}
+    vision["deepstack_visual_indexes"] = list(config.vision.deepstack_visual_indexes)
+    text = {k: getattr(config.text, k) for k in _Q3_TEXT_KEYS}
+    tie = config.text.tie_word_embeddings
+    text_tokens = ("bos_token_id", "eos_token_id")
+    return {
+        "architectures": ["Qwen3VLForConditionalGeneration"],
+        "model_type": "qwen3_vl",
+        **{k: getattr(config, k) for k in _TOKEN_KEYS if k not in text_tokens},
+        "tie_word_embeddings": tie,
+        "text_config": {
+            "model_type": "qwen3_vl_text",
+            **text,
+            **{k: getattr(config, k) for k in text_tokens},
+            "rope_scaling": {
+                "rope_type": "default",
+                "mrope_section": list(config.text.mrope_section),
+                "mrope_interleaved": True,
+            },
+            "tie_word_embeddings": tie,
+            "attention_dropout": 0.0,
+        },
+        "vision_config": {"model_type": "qwen3_vl", **vision},
+        "torch_dtype": "float32",
+    }
+
+
+#: ``config.json``'s ``model_type`` -> the function reading that file (a file without one is Qwen2.5-VL).
+CONFIG_READERS = {
+    "qwen2_5_vl": from_hf_dict,
+    "qwen2_5_vl_text": from_hf_dict,
+    "qwen3_vl": qwen3_vl_from_hf_dict,
+}
+
+
+def config_from_hf_dict(d: dict) -> MultimodalConfig:
+    """Any supported ``config.json`` dictionary -> its config: :class:`Qwen25VLConfig` or :class:`Qwen3VLConfig`,
+    chosen by ``model_type`` (a file without one is read as Qwen2.5-VL, as before).
+
+    Raises ``ValueError`` naming ``model_type`` and the supported types for any other type, and whatever
+    the chosen reader raises (:func:`from_hf_dict`, :func:`qwen3_vl_from_hf_dict`).
+    """
+    if not isinstance(d, dict):
+        raise TypeError(f"expected a JSON object, got {type(d).__name__}")
+    model_type = d.get("model_type", "qwen2_5_vl")
+    if not isinstance(model_type, str) or model_type not in CONFIG_READERS:
+        raise ValueError(
+            f"model_type: expected one of 'qwen2_5_vl', 'qwen3_vl' (the models qwen_lite implements), "
+            f"got {model_type!r}"
+        )
+    return CONFIG_READERS[model_type](d)
+
+
+def config_to_hf_dict(config: MultimodalConfig) -> dict:
+    """:func:`to_hf_dict` or :func:`qwen3_vl_to_hf_dict`, by the config's type."""
+    return qwen3_vl_to_hf_dict(config) if isinstance(config, Qwen3VLConfig) else to_hf_dict(config)
