@@ -389,6 +389,39 @@ def translate_toc_captions(app, doctree) -> None:
             node["caption"] = catalog.gettext(node["caption"])
 
 
+# Glued values are numbers, but a few carry English connectives ("7, 15, 23 and 31", "0.93 to 1.05",
+# a machine description). On a Chinese page those words are translated; the numbers stay exactly as
+# the notebook glued them. Applied in order, to the pasted text only (myst-nb's span.pasted-text).
+GLUED_WORDS_ZH = [
+    (re.compile(r"^(.*) with (\d+) cores and (\d+) GB of RAM$"), r"\1（\2 核，\3 GB 内存）"),
+    (re.compile(r"(?<=\d), (?=[\d.\-]+(,| and | or ))"), "、"),
+    (re.compile(r" and "), " 和 "),
+    (re.compile(r" or "), " 或 "),
+    (re.compile(r" to "), " 至 "),
+]
+
+
+def glued_words_zh(text: str) -> str:
+    """``text`` (a glued value) with its English connectives in Chinese: "7, 15, 23 and 31" -> "7、15、23 和 31"."""
+    for pattern, repl in GLUED_WORDS_ZH:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def translate_glued_words(app, doctree, docname) -> None:
+    """On Chinese pages, the connectives inside glued values (see :data:`GLUED_WORDS_ZH`)."""
+    from docutils import nodes
+
+    if not str(app.config.language or "").startswith("zh"):
+        return
+    for node in doctree.findall(nodes.inline):
+        if "pasted-text" in node.get("classes", []):
+            text = node.astext()
+            new = glued_words_zh(text)
+            if new != text:
+                node.children = [nodes.Text(new)]
+
+
 def setup(app):
     """Sphinx extension (_config.yml: sphinx.local_extensions): glue inside a translated message.
 
@@ -416,6 +449,7 @@ def setup(app):
         return Role()
 
     app.connect("doctree-read", translate_toc_captions, priority=400)  # before the toctree collector
+    app.connect("doctree-resolved", translate_glued_words)
     app.add_role_to_domain("glue", "text", translated(PasteTextRole), override=True)
     app.add_role_to_domain("glue", "", translated(PasteRoleAny), override=True)
     app.add_role_to_domain("glue", "any", translated(PasteRoleAny), override=True)

@@ -142,3 +142,19 @@ def test_done_pages_are_chinese_in_the_build():
     data = json.loads((ROOT / "book" / "data" / "glossary.json").read_text(encoding="utf-8"))
     html = (SITE / "zh" / "book" / "glossary.html").read_text(encoding="utf-8")
     assert all(t["zh"] in html for t in data["terms"])
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("7, 15, 23 and 31", "7、15、23 和 31"),
+        ("48 to 51", "48 至 51"),
+        ("0-3, 0-6 or 0-12", "0-3、0-6 或 0-12"),
+        ("Intel(R) Xeon(R) Processor with 2 cores and 25 GB of RAM", "Intel(R) Xeon(R) Processor（2 核，25 GB 内存）"),
+        ("(3, 4)", "(3, 4)"),  # a tuple is not a list in words
+        ("1176", "1176"),
+    ],
+)
+def test_glued_values_keep_their_numbers_and_translate_their_connectives(english, chinese):
+    assert i18n.glued_words_zh(english) == chinese
+    assert re.findall(r"\d+", i18n.glued_words_zh(english)) == re.findall(r"\d+", english)
