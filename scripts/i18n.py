@@ -43,6 +43,19 @@ DONE_PAGES = [
     "book/glossary",
     "book/seed",
     "book/bibliography",
+    "book/preface",
+    "book/00_introduction",
+    "book/01_pixels_to_patches",
+    "book/02_patch_embedding",
+    "book/03_rotary_2d",
+    "book/04_window_attention",
+    "book/05_vision_tower",
+    "book/06_patch_merger",
+    "book/11_generation",
+    "book/12_video",
+    "book/14_efficiency",
+    "book/15_grounding",
+    "book/attention_appendix",
 ]
 
 # What the Chinese build changes in _config.yml's settings (everything else is shared).
