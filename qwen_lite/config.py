@@ -109,6 +109,11 @@ class VisionConfig(_VisionSizes):
     tokens_per_second: int = 2  # temporal position ids per second of video (M-RoPE)
     rms_norm_eps: float = 1e-6  # hard-coded in the reference
 
+    @property
+    def norm_eps(self) -> float:
+        """The epsilon of the tower's norms (the blocks' and the merger's)."""
+        return self.rms_norm_eps
+
     def __post_init__(self):
         self._check_sizes("vision.")
         bad = [i for i in self.fullatt_block_indexes if not 0 <= i < self.depth]
@@ -254,6 +259,11 @@ class Qwen3VLVisionConfig(_VisionSizes):
     num_position_embeddings: int = 2304  # a 48 x 48 table
     deepstack_visual_indexes: tuple[int, ...] = (8, 16, 24)
     layer_norm_eps: float = 1e-6  # hard-coded in the reference (blocks and mergers)
+
+    @property
+    def norm_eps(self) -> float:
+        """The epsilon of the tower's LayerNorms (blocks and mergers)."""
+        return self.layer_norm_eps
 
     @property
     def position_grid_side(self) -> int:
