@@ -2,7 +2,8 @@
 
 For each chapter in CHAPTERS: a "Check yourself" section with 3-5 exercises (markdown cells that
 start with ``**Exercise N.M (kind).**``), of more than one kind; after each exercise a solution code
-cell tagged ``hide-cell`` that asserts; every solution cell asserts; at least one visible starter cell
+cell tagged ``hide-cell`` that asserts (a plain ``assert``, or ``torch.testing.assert_close`` /
+``numpy.testing.assert_*``, which raise AssertionError with a better message); every solution cell asserts; at least one visible starter cell
 that calls a ``qwen_lite.exercises`` checker (a *write code* exercise) whose solution asserts the
 checker accepts it; and no visible cell in the section shows a solution's output or asserts.
 Chapters are converted one at a time, so the list is explicit: add a chapter when it is done.
@@ -27,6 +28,10 @@ EXERCISE = re.compile(r"^\*\*Exercise (\d+|[A-Z])\.(\d+) \(([^)]+)\)\.\*\*")
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$", re.M)
 CHECKER_IMPORT = re.compile(r"from qwen_lite\.exercises(\.\w+)? import [^\n]*\bcheck_\w+")
 CHECKER_CALL = re.compile(r"\bcheck_\w+\(")
+# A check that fails loudly: the statement, or the testing helpers of torch and numpy (they raise
+# AssertionError too, with the mismatch spelled out). A bare `assert_close(` is not enough: any helper
+# of the chapter could carry that name.
+ASSERTS = re.compile(r"\bassert\b|\b(?:torch|np|numpy)\.testing\.assert_\w+\(")
 
 
 def _tags(cell) -> set[str]:
@@ -74,7 +79,7 @@ def exercise_problems(nb) -> list[str]:
         if not hidden:
             problems.append(f"{title}: no solution cell tagged hide-cell after it")
         for cell in hidden:
-            if not re.search(r"\bassert\b", cell.source):
+            if not ASSERTS.search(cell.source):
                 problems.append(f"{title}: its solution cell does not assert its answer")
             solutions_output += [
                 line.strip() for t in _text_outputs(cell) for line in t.splitlines() if line.strip()
@@ -89,7 +94,7 @@ def exercise_problems(nb) -> list[str]:
         if not re.search(r"assert\s+" + re.escape(checker), hidden_sources):
             problems.append(f"no solution cell asserts {checker}...) accepts its solution")
     for cell in visible:
-        if re.search(r"\bassert\b", cell.source):
+        if ASSERTS.search(cell.source):
             problems.append(
                 f"a visible cell asserts (a solution not tagged hide-cell?): {cell.source[:60]!r}"
             )
@@ -98,7 +103,7 @@ def exercise_problems(nb) -> list[str]:
         if leaked:
             problems.append(f"a visible cell shows a solution's output: {leaked[0]!r}")
     for cell in section:
-        if cell.cell_type == "code" and "hide-input" in _tags(cell) and re.search(r"\bassert\b", cell.source):
+        if cell.cell_type == "code" and "hide-input" in _tags(cell) and ASSERTS.search(cell.source):
             problems.append("a solution tagged hide-input: use hide-cell so its output is hidden too")
     return problems
 
@@ -187,4 +192,31 @@ def test_the_synthetic_good_chapter_passes():
 )
 def test_each_broken_layout_is_reported(break_it, message):
     problems = exercise_problems(nbformat.v4.new_notebook(cells=break_it(_good())))
+    assert any(message in p for p in problems), problems
+
+
+def test_a_testing_assertion_counts_as_an_assert():
+    """torch.testing.assert_close raises AssertionError: a solution may check its answer with it."""
+    cells = _good()
+    cells[3] = _code("torch.testing.assert_close(x, y, atol=1e-4, rtol=0)", ["hide-cell"])
+    cells[5] = _code("np.testing.assert_allclose(a, b)", ["hide-cell"])
+    assert exercise_problems(nbformat.v4.new_notebook(cells=cells)) == []
+
+
+@pytest.mark.parametrize(
+    "source, tags, message",
+    [
+        ("torch.allclose(x, y)", ["hide-cell"], "does not assert"),  # computes, checks nothing
+        ("assert_close(x, y)", ["hide-cell"], "does not assert"),  # a name any helper could have
+        ("torch.testing.assert_close(x, y)", [], "a visible cell asserts"),
+        ("torch.testing.assert_close(x, y)", ["hide-input"], "tagged hide-input"),
+    ],
+)
+def test_a_testing_assertion_is_held_to_the_same_rules(source, tags, message):
+    cells = _good()
+    if "hide-cell" in tags:  # as the solution of Exercise 9.2
+        cells[5] = _code(source, tags)
+    else:  # beside it
+        cells.insert(6, _code(source, tags))
+    problems = exercise_problems(nbformat.v4.new_notebook(cells=cells))
     assert any(message in p for p in problems), problems
