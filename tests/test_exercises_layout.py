@@ -1,7 +1,8 @@
 """Every finished chapter ends with exercises laid out as the learner's pass asks (issue 14).
 
 For each chapter in CHAPTERS: a "Check yourself" section with 3-5 exercises (markdown cells that
-start with ``**Exercise N.M (kind).**``), of more than one kind; after each exercise a solution code
+start with ``**Exercise N.M (kind).**``; the first may follow the heading in its cell, no other
+exercise may hide inside a cell), of more than one kind; after each exercise a solution code
 cell tagged ``hide-cell`` that asserts (a plain ``assert``, or ``torch.testing.assert_close`` /
 ``numpy.testing.assert_*``, which raise AssertionError with a better message); every solution cell asserts; at least one visible starter cell
 that calls a ``qwen_lite.exercises`` checker (a *write code* exercise) whose solution asserts the
@@ -25,7 +26,9 @@ CHAPTERS = [
 ]
 
 EXERCISE = re.compile(r"^\*\*Exercise (\d+|[A-Z])\.(\d+) \(([^)]+)\)\.\*\*")
+EXERCISE_ANYWHERE = re.compile(r"\*\*Exercise (\d+|[A-Z])\.(\d+) \(([^)]+)\)\.\*\*")
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$", re.M)
+CHECK_HEADING = re.compile(r"^##\s+check yourself\s*$", re.M | re.I)
 CHECKER_IMPORT = re.compile(r"from qwen_lite\.exercises(\.\w+)? import [^\n]*\bcheck_\w+")
 CHECKER_CALL = re.compile(r"\bcheck_\w+\(")
 # A check that fails loudly: the statement, or the testing helpers of torch and numpy (they raise
@@ -63,8 +66,16 @@ def exercise_problems(nb) -> list[str]:
     if start is None:
         return ['no "## Check yourself" section']
     section = cells[start + 1 : end if end is not None else len(cells)]
+    # The first exercise may share the heading's cell ("## Check yourself", then the exercise).
+    after_heading = CHECK_HEADING.split(cells[start].source, maxsplit=1)[-1].strip()
+    if EXERCISE.match(after_heading):
+        section = [nbformat.v4.new_markdown_cell(after_heading), *section]
     problems: list[str] = []
     exercises = [i for i, c in enumerate(section) if c.cell_type == "markdown" and EXERCISE.match(c.source)]
+    for cell in section:
+        buried = [m.group(0) for m in EXERCISE_ANYWHERE.finditer(cell.source) if m.start() > 0]
+        if cell.cell_type == "markdown" and buried:
+            problems.append(f"{buried[0]} does not start its own markdown cell (the guard cannot see it)")
     if not 3 <= len(exercises) <= 5:
         problems.append(f"{len(exercises)} exercises in Check yourself, expected 3-5")
     kinds = {EXERCISE.match(section[i].source).group(3).split(",")[0].strip() for i in exercises}
@@ -154,6 +165,16 @@ def test_the_synthetic_good_chapter_passes():
     assert exercise_problems(nbformat.v4.new_notebook(cells=_good())) == []
 
 
+def test_the_first_exercise_may_share_the_headings_cell():
+    cells = _good()
+    cells[1:3] = [_md(cells[1].source + "\n\n" + cells[2].source)]
+    assert exercise_problems(nbformat.v4.new_notebook(cells=cells)) == []
+    cells[3:5] = []  # Exercise 9.2 gone: two left, the one in the heading's cell counted
+    assert exercise_problems(nbformat.v4.new_notebook(cells=cells)) == [
+        "2 exercises in Check yourself, expected 3-5"
+    ]
+
+
 @pytest.mark.parametrize(
     "break_it, message",
     [
@@ -175,6 +196,16 @@ def test_the_synthetic_good_chapter_passes():
         ),
         (lambda c: [*c[:8], _code("assert True", ["hide-cell"]), *c[9:]], "asserts check_f(...) accepts"),
         (lambda c: [*c[:5], _code("assert True"), *c[6:]], "a visible cell asserts"),
+        (  # the first exercise shares the heading's cell: it is seen, and so is its solution
+            lambda c: [
+                c[0],
+                _md(c[1].source + "\n\n" + c[2].source),
+                _code("print(4)", ["hide-cell"]),
+                *c[4:],
+            ],
+            "Exercise 9.1 (predict a number).**: its solution cell does not assert",
+        ),
+        (lambda c: [*c[:4], _md("It is four.\n\n" + c[4].source), *c[5:]], "does not start its own"),
         (
             lambda c: [
                 _md(
