@@ -87,6 +87,32 @@ def apply_rotary(
     return out.to(dtype)
 
 
+def norm_layer(kind: str, dim: int, eps: float) -> nn.Module:
+    """The norm a config's switch names: ``"rms"`` -> :class:`RMSNorm` (Qwen2.5-VL's tower and both decoders),
+    ``"layer"`` -> ``nn.LayerNorm`` with bias (Qwen3-VL's tower). Shapes ``(... dim) -> (... dim)``."""
+    if kind == "rms":
+        return RMSNorm(dim, eps=eps)
+    if kind == "layer":
+        return nn.LayerNorm(dim, eps=eps)
+    raise ValueError(f"norm kind: expected 'rms' or 'layer', got {kind!r}")
+
+
+class GeluMLP(nn.Module):
+    """Two-layer feed-forward: ``linear_fc2(gelu_tanh(linear_fc1(x)))``, with biases. ``(... dim) -> (... dim)``.
+
+    Qwen3-VL's vision blocks (``hidden_act: gelu_pytorch_tanh``, the tanh approximation of GELU) instead of
+    SwiGLU's three matrices. Source: transformers ``Qwen3VLVisionMLP``.
+    """
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.linear_fc1 = nn.Linear(dim, hidden, bias=True)
+        self.linear_fc2 = nn.Linear(hidden, dim, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear_fc2(F.gelu(self.linear_fc1(x), approximate="tanh"))
+
+
 class MLP(nn.Module):
     """SwiGLU feed-forward: ``down(silu(gate(x)) * up(x))``. Shapes: ``(... dim) -> (... dim)``.
 

@@ -25,7 +25,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from qwen_lite.config import Qwen25VLConfig
+from qwen_lite.config import MultimodalConfig, Qwen3VLConfig, Qwen25VLConfig
+from qwen_lite.deepstack import join_deepstack
 from qwen_lite.generation import GenerationConfig, generate
 from qwen_lite.rope import (
     check_attention_mask,
@@ -69,8 +70,16 @@ class Qwen25VLForConditionalGeneration(nn.Module):
     ``generation_config.json``.
     """
 
+    #: The config class this model is built from (a Qwen3-VL config builds :class:`Qwen3VLForConditionalGeneration`).
+    config_class: type[MultimodalConfig] = Qwen25VLConfig
+
     def __init__(self, config: Qwen25VLConfig):
         super().__init__()
+        if not isinstance(config, self.config_class):
+            raise TypeError(
+                f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}"
+                f" (qwen_lite.from_pretrained chooses the model class from config.json's model_type)"
+            )
         self.config = config
         self.generation_config = GenerationConfig.released(config)
         self.visual = VisionTransformer(config.vision)
@@ -196,10 +205,17 @@ class Qwen25VLForConditionalGeneration(nn.Module):
                 )
         embeds = self.model.embed_tokens(input_ids)
         record("embed_tokens", input_ids, embeds)
+        stacks = {}  # DeepStack features of images and videos (Qwen3-VL; empty lists for Qwen2.5-VL)
         if pixel_values is not None:
-            embeds = self.fuse(embeds, input_ids, pixel_values, image_grid_thw, "image")
+            embeds, stacks["image"] = self.fuse(embeds, input_ids, pixel_values, image_grid_thw, "image")
         if pixel_values_videos is not None:
-            embeds = self.fuse(embeds, input_ids, pixel_values_videos, video_grid_thw, "video")
+            embeds, stacks["video"] = self.fuse(
+                embeds, input_ids, pixel_values_videos, video_grid_thw, "video"
+            )
+        deepstack = join_deepstack(
+            input_ids == self.config.image_token_id, stacks.get("image"),
+            input_ids == self.config.video_token_id, stacks.get("video"),
+        )  # fmt: skip
 
         if use_cache and past_key_values is None:
             past_key_values = KVCache()
@@ -215,6 +231,7 @@ class Qwen25VLForConditionalGeneration(nn.Module):
             attention_mask=attention_mask,
             past_key_values=past_key_values,
             output_hidden_states=output_hidden_states,
+            deepstack=deepstack,
         )
         hidden = out.last_hidden_state
         if logits_to_keep > 0:
@@ -260,23 +277,24 @@ class Qwen25VLForConditionalGeneration(nn.Module):
                 f"logits_to_keep: expected an int >= 0 (0 = all positions), got {logits_to_keep!r}"
             )
 
-    def fuse(self, embeds, input_ids, pixel_values, grid_thw, kind: str) -> torch.Tensor:
+    def fuse(self, embeds, input_ids, pixel_values, grid_thw, kind: str) -> tuple[torch.Tensor, list]:
         """Run the tower on all images (or all videos) and write the vectors over their placeholders.
 
-        embeds: (b l dim) token embeddings; returns a new (b l dim) tensor. Placeholders are filled in
-        reading order (row by row), which is the order of ``grid_thw``.
+        embeds: (b l dim) token embeddings; returns a new (b l dim) tensor, and the tower's DeepStack
+        features (one (n_tokens dim) tensor per tapped block, :mod:`qwen_lite.deepstack`; none for
+        Qwen2.5-VL). Placeholders are filled in reading order (row by row), which is the order of ``grid_thw``.
         """
         if grid_thw is None:
             raise ValueError(f"{kind} pixel values were given without {kind}_grid_thw")
         token_id = self.config.image_token_id if kind == "image" else self.config.video_token_id
         check_placeholders(input_ids, token_id, grid_thw, kind, self.config.vision.spatial_merge_size)
         dtype = next(self.visual.parameters()).dtype
-        features = self.visual(pixel_values.to(dtype), grid_thw)
+        features, deepstack = self.visual.features(pixel_values.to(dtype), grid_thw)
         record(f"vision ({kind}s)", [pixel_values, grid_thw], features)
         is_placeholder = (input_ids == token_id).unsqueeze(-1)  # (b l 1)
         fused = embeds.masked_scatter(is_placeholder, features.to(embeds.dtype))
         record(f"fuse {kind}s", [embeds, features], fused)
-        return fused
+        return fused, deepstack
 
     def positions(self, input_ids, attention_mask, cache, rope_deltas, image_grid_thw, video_grid_thw,
                   second_per_grid_ts):  # fmt: skip
@@ -394,3 +412,66 @@ def placeholder_runs(is_placeholder: torch.Tensor) -> list[int]:
     edges = padded.flatten().diff()
     starts, ends = (edges == 1).nonzero().flatten(), (edges == -1).nonzero().flatten()
     return (ends - starts).tolist()
+
+
+class Qwen3VLForConditionalGeneration(Qwen25VLForConditionalGeneration):
+    """Qwen3-VL (dense): the same model as :class:`Qwen25VLForConditionalGeneration`, built from a
+    :class:`~qwen_lite.config.Qwen3VLConfig`, whose switches give the Qwen3-VL tower (LayerNorm, GELU MLP,
+    no windows, a learned position table, DeepStack mergers), the Qwen3 decoder (q/k norm, no biases) and
+    interleaved M-RoPE. What differs here is the position rule for video (:meth:`get_rope_index`).
+
+    Parameter names are the released layout (``visual.*``, ``model.*``, ``lm_head.weight``), as for
+    Qwen2.5-VL; the Qwen3-VL files' ``model.visual.*`` / ``model.language_model.*`` are renamed on load.
+    Source: transformers 4.57.6 / 5.24.0 ``Qwen3VLForConditionalGeneration``.
+    """
+
+    config_class = Qwen3VLConfig
+
+    def check_inputs(self, input_ids, attention_mask, past, pixel_values, image_grid_thw, pixel_values_videos,
+                     video_grid_thw, second_per_grid_ts, logits_to_keep) -> None:  # fmt: skip
+        """As Qwen2.5-VL's, and ``second_per_grid_ts`` must be None (Qwen3-VL writes time as text)."""
+        if second_per_grid_ts is not None:
+            raise ValueError(
+                "second_per_grid_ts: Qwen3-VL does not use it (video time is written in the prompt as "
+                "'<t seconds>' timestamps by Qwen3VLProcessor, and temporal position ids do not encode seconds); "
+                "pass None"
+            )
+        super().check_inputs(input_ids, attention_mask, past, pixel_values, image_grid_thw, pixel_values_videos,
+                             video_grid_thw, None, logits_to_keep)  # fmt: skip
+
+    def get_rope_index(self, input_ids, image_grid_thw=None, video_grid_thw=None, second_per_grid_ts=None,
+                       attention_mask=None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """:func:`qwen_lite.rope.get_rope_index` with ``video_frames_as_blocks=True``: each temporal patch of a
+        video is its own block (the processor puts a timestamp and a vision start/end pair around each),
+        so its temporal ids are all the block's start. ``second_per_grid_ts`` must be None.
+
+        Source: transformers 4.57.6 / 5.24.0 ``Qwen3VLModel.get_rope_index`` (``repeat_interleave`` of
+        ``video_grid_thw`` by its ``t``, then ``t = 1``).
+        """
+        if second_per_grid_ts is not None:
+            raise ValueError(
+                "second_per_grid_ts: Qwen3-VL does not use it (time is in the prompt); pass None"
+            )
+        return get_rope_index(
+            input_ids,
+            image_grid_thw,
+            video_grid_thw,
+            None,
+            attention_mask,
+            spatial_merge_size=self.config.vision.spatial_merge_size,
+            image_token_id=self.config.image_token_id,
+            video_token_id=self.config.video_token_id,
+            vision_start_token_id=self.config.vision_start_token_id,
+            video_frames_as_blocks=True,
+        )
+
+
+#: ``config.json``'s ``model_type`` -> the model class (:func:`model_class_for`).
+MODEL_CLASSES = {"qwen2_5_vl": Qwen25VLForConditionalGeneration, "qwen3_vl": Qwen3VLForConditionalGeneration}
+
+
+def model_class_for(config: MultimodalConfig) -> type[Qwen25VLForConditionalGeneration]:
+    """The model class a config builds: by its ``model_type`` (:data:`MODEL_CLASSES`)."""
+    if config.model_type not in MODEL_CLASSES:
+        raise TypeError(f"config: expected a Qwen25VLConfig or Qwen3VLConfig, got {type(config).__name__}")
+    return MODEL_CLASSES[config.model_type]

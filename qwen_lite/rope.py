@@ -46,6 +46,7 @@ def get_rope_index(
     video_token_id: int = 151656,
     vision_start_token_id: int = 151652,
     deltas_count_pads: bool = True,
+    video_frames_as_blocks: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """3-D rotary positions for a batch of prompts.
 
@@ -61,6 +62,11 @@ def get_rope_index(
         token position 2. ``False``: only real tokens count (``n_real - l``, first generated token at
         ``n_real``), which is where transformers 5.x's ``generate`` continues. Rows with two or more real
         tokens, unpadded rows and batches with images or videos are the same under both rules.
+    video_frames_as_blocks: Qwen3-VL (``True``): each temporal patch of a video is its own visual block
+        (the prompt has a ``<t seconds>`` timestamp and a vision start/end pair around each), so a video of
+        grid (t, h, w) is read as t blocks of (1, h, w): temporal ids never advance inside a block, and time
+        is the timestamp text's job. ``second_per_grid_ts`` must then be None. Source: transformers 4.57.6 /
+        5.24.0 ``Qwen3VLModel.get_rope_index`` (``repeat_interleave`` of ``video_grid_thw`` by ``t``, then ``t = 1``).
 
     Returns ``position_ids`` (3 b l) and ``rope_deltas`` (b 1). Positions are computed on each row's
     unpadded tokens; padding slots get position 1 (as transformers 4.57; 5.x writes 0; they are masked out
@@ -82,6 +88,8 @@ def get_rope_index(
         _check_int(value, name, minimum=1 if name in ("spatial_merge_size", "tokens_per_second") else 0)
     if not isinstance(deltas_count_pads, bool):
         raise TypeError(f"deltas_count_pads: expected True or False, got {deltas_count_pads!r}")
+    if not isinstance(video_frames_as_blocks, bool):
+        raise TypeError(f"video_frames_as_blocks: expected True or False, got {video_frames_as_blocks!r}")
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     check_attention_mask(attention_mask, batch, length)
@@ -94,7 +102,13 @@ def get_rope_index(
     if image_grid_thw is not None:
         check_grid_thw(image_grid_thw, "image_grid_thw", spatial_merge_size)
     if second_per_grid_ts is not None:
+        if video_frames_as_blocks:
+            raise ValueError(
+                "second_per_grid_ts: not used with video_frames_as_blocks (time is in the prompt's timestamps); pass None"
+            )
         second_per_grid_ts = check_second_per_grid_ts(second_per_grid_ts, n_videos)
+    if video_frames_as_blocks and video_grid_thw is not None:
+        video_grid_thw = video_frames(video_grid_thw)
 
     if image_grid_thw is None and video_grid_thw is None:
         return _text_only_positions(keep, deltas_count_pads)
@@ -117,6 +131,13 @@ def get_rope_index(
         rope_deltas[row] = next_position - length
     blocks.check_all_used()
     return position_ids, rope_deltas
+
+
+def video_frames(video_grid_thw: torch.Tensor) -> torch.Tensor:
+    """(n 3) video grids -> (sum of t, 3): each video's t temporal patches as t grids of (1, h, w), in order."""
+    frames = torch.repeat_interleave(video_grid_thw, video_grid_thw[:, 0], dim=0)
+    frames[:, 0] = 1
+    return frames
 
 
 def decode_position_ids(rope_deltas: torch.Tensor, past_length: int, seq_len: int = 1) -> torch.Tensor:
@@ -327,9 +348,22 @@ def inverse_frequencies(head_dim: int, theta: float) -> torch.Tensor:
     return 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
 
 
-def slot_axes(mrope_section) -> torch.Tensor:
-    """(head_dim/2) which axis (0 temporal, 1 height, 2 width) each frequency slot reads: chunk k -> axis k mod 3."""
-    axes = [k % 3 for k, size in enumerate(mrope_section) for _ in range(size)]
+def slot_axes(mrope_section, interleaved: bool = False) -> torch.Tensor:
+    """(head_dim/2) which axis (0 temporal, 1 height, 2 width) each frequency slot reads.
+
+    Chunked (Qwen2.5-VL): chunk k -> axis k mod 3, so ``[16, 24, 24]`` gives slots 0-15 to t, 16-39 to h,
+    40-63 to w: time turns only with the fastest frequencies, width only with the slowest.
+    ``interleaved`` (Qwen3-VL): t, h, w, t, h, w, ... -- slot i reads h if ``i % 3 == 1`` and
+    ``i < 3 * mrope_section[1]``, w if ``i % 3 == 2`` and ``i < 3 * mrope_section[2]``, else t; ``[24, 20, 20]``
+    interleaves slots 0-59 and gives the last 4 to t. Every axis then spans the whole frequency range.
+    Source: transformers Qwen3-VL ``apply_interleaved_mrope`` (4.57.6), ``recomposition_frequencies`` (5.24.0).
+    """
+    if not interleaved:
+        axes = [k % 3 for k, size in enumerate(mrope_section) for _ in range(size)]
+        return torch.tensor(axes, dtype=torch.long)
+    _, height, width = mrope_section
+    axes = [1 if i % 3 == 1 and i < 3 * height else 2 if i % 3 == 2 and i < 3 * width else 0
+            for i in range(sum(mrope_section))]  # fmt: skip
     return torch.tensor(axes, dtype=torch.long)
 
 
@@ -349,14 +383,17 @@ def _check_section(mrope_section, head_dim: int) -> None:
         raise ValueError(f"mrope_section {tuple(mrope_section)} must sum to head_dim/2 = {head_dim // 2}")
 
 
-def multimodal_rotary(position_ids: torch.Tensor, head_dim: int, theta: float, mrope_section):
+def multimodal_rotary(position_ids: torch.Tensor, head_dim: int, theta: float, mrope_section,
+                      interleaved: bool = False):  # fmt: skip
     """cos, sin of shape (b l head_dim), float32, for ``position_ids`` (3 b l).
 
     Slots ``0..15`` rotate with the temporal id, ``16..39`` with the row id, ``40..63`` with the
-    column id (for ``mrope_section = [16, 24, 24]``). If the three ids agree (text), this is 1-D RoPE.
+    column id (for ``mrope_section = [16, 24, 24]``); ``interleaved`` (Qwen3-VL) deals them out in turn
+    (:func:`slot_axes`). If the three ids agree (text), this is 1-D RoPE either way.
     """
     _check_section(mrope_section, head_dim)
-    return _mrope_cos_sin(position_ids, inverse_frequencies(head_dim, theta), slot_axes(mrope_section))
+    axes = slot_axes(mrope_section, interleaved)
+    return _mrope_cos_sin(position_ids, inverse_frequencies(head_dim, theta), axes)
 
 
 class MRoPE(nn.Module):
@@ -366,11 +403,14 @@ class MRoPE(nn.Module):
     ``model.to(torch.bfloat16)`` can never round it: the angles are always computed in float32.
     """
 
-    def __init__(self, head_dim: int, theta: float, mrope_section):
+    def __init__(self, head_dim: int, theta: float, mrope_section, interleaved: bool = False):
         super().__init__()
         _check_section(mrope_section, head_dim)
         self.head_dim, self.theta, self.mrope_section = head_dim, theta, tuple(mrope_section)
+        self.interleaved = interleaved
 
     def forward(self, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """position_ids (3 b l) -> cos, sin (b l head_dim), float32."""
-        return multimodal_rotary(position_ids, self.head_dim, self.theta, self.mrope_section)
+        return multimodal_rotary(
+            position_ids, self.head_dim, self.theta, self.mrope_section, self.interleaved
+        )

@@ -23,6 +23,7 @@ from einops import rearrange
 from torch import nn
 
 from qwen_lite.config import TextConfig
+from qwen_lite.deepstack import add_deepstack
 from qwen_lite.layers import MLP, RMSNorm, apply_rotary
 from qwen_lite.rope import MRoPE
 from qwen_lite.shapes import check_shape
@@ -76,16 +77,31 @@ class Attention(nn.Module):
         super().__init__()
         self.layer_idx = layer_idx
         self.head_dim = config.head_dim
-        self.q_proj = nn.Linear(config.hidden_size, config.num_attention_heads * self.head_dim, bias=True)
-        self.k_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * self.head_dim, bias=True)
-        self.v_proj = nn.Linear(config.hidden_size, config.num_key_value_heads * self.head_dim, bias=True)
-        self.o_proj = nn.Linear(config.num_attention_heads * self.head_dim, config.hidden_size, bias=False)
+        # Switches (qwen_lite.config): Qwen2.5-VL has q/k/v biases and no o bias; Qwen3 none (attention_bias).
+        self.q_proj = nn.Linear(
+            config.hidden_size, config.num_attention_heads * self.head_dim, bias=config.qkv_bias
+        )
+        self.k_proj = nn.Linear(
+            config.hidden_size, config.num_key_value_heads * self.head_dim, bias=config.qkv_bias
+        )
+        self.v_proj = nn.Linear(
+            config.hidden_size, config.num_key_value_heads * self.head_dim, bias=config.qkv_bias
+        )
+        self.o_proj = nn.Linear(
+            config.num_attention_heads * self.head_dim, config.hidden_size, bias=config.o_bias
+        )
+        if config.qk_norm:  # Qwen3: an RMSNorm over each head of q and k, before the rotation
+            self.q_norm = RMSNorm(self.head_dim, eps=config.rms_norm_eps)
+            self.k_norm = RMSNorm(self.head_dim, eps=config.rms_norm_eps)
+        self.qk_norm = config.qk_norm
 
     def forward(self, x, cos, sin, mask, cache: KVCache | None):
         """x (b l dim), cos/sin (b l head_dim), mask: bool (b 1 l s), True = may attend, or None = causal."""
         q = rearrange(self.q_proj(x), "b l (h d) -> b h l d", d=self.head_dim)
         k = rearrange(self.k_proj(x), "b l (h d) -> b h l d", d=self.head_dim)
         v = rearrange(self.v_proj(x), "b l (h d) -> b h l d", d=self.head_dim)
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
         cos, sin = cos[:, None].to(x.dtype), sin[:, None].to(x.dtype)  # one table for every head
         upcast = self.rotary_in_float32
         q, k = apply_rotary(q, cos, sin, upcast=upcast), apply_rotary(k, cos, sin, upcast=upcast)
@@ -131,7 +147,9 @@ class TextModel(nn.Module):
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.rotary = MRoPE(config.head_dim, config.rope_theta, config.mrope_section)
+        self.rotary = MRoPE(
+            config.head_dim, config.rope_theta, config.mrope_section, config.mrope_interleaved
+        )
 
     def forward(
         self,
@@ -142,12 +160,16 @@ class TextModel(nn.Module):
         past_key_values: KVCache | None = None,
         use_cache: bool = False,
         output_hidden_states: bool = False,
+        deepstack: tuple[torch.Tensor, list[torch.Tensor]] | None = None,
     ) -> TextModelOutput:
         """Run the decoder on ``input_ids`` (b l) or ``inputs_embeds`` (b l dim) -- exactly one of them.
 
         position_ids: (3 b l) M-RoPE positions (or (b l) for text); default ``past + arange(l)`` on all axes.
         attention_mask: (b s) 1 = real token, 0 = padding, over cached *and* new tokens (s = past + l).
         past_key_values: a :class:`KVCache` to extend (created when ``use_cache`` and none is given).
+        deepstack: Qwen3-VL's ``(visual_mask (b l) bool, [features (n_visual dim)])``
+            (:func:`qwen_lite.deepstack.join_deepstack`): feature ``i`` is added at the visual positions after
+            layer ``i`` (:func:`qwen_lite.deepstack.add_deepstack`). None (Qwen2.5-VL, decode steps): nothing added.
         """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("TextModel: pass exactly one of input_ids or inputs_embeds")
@@ -169,6 +191,8 @@ class TextModel(nn.Module):
                 all_hidden.append(hidden)
             layer_in = hidden
             hidden = layer(hidden, cos, sin, mask, past_key_values)
+            if deepstack is not None and i < len(deepstack[1]):
+                hidden = add_deepstack(hidden, deepstack[0], deepstack[1][i])
             record(f"decoder layer {i}", layer_in, hidden)
         normed = self.norm(hidden)
         record("norm", hidden, normed)

@@ -16,6 +16,11 @@ back after the merger. Attention runs per segment of rows with no N x N mask: se
 length (most windows have 64 patches) are stacked into one batched SDPA call.
 
 Position. No learned position table: each patch gets a 2-D rotary embedding from its (row, col).
+
+Qwen3-VL uses this same tower with other switches (class attributes of its config, ``qwen_lite.config``):
+LayerNorm and a Linear-GELU(tanh)-Linear MLP in each block, a Conv3d with bias, full attention in every
+block (no window order), a learned position table added to the patch embeddings
+(:mod:`qwen_lite.vision_positions`), and DeepStack mergers on a few blocks (:mod:`qwen_lite.deepstack`).
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from einops import rearrange
 from torch import nn
 
 from qwen_lite.config import VisionConfig
-from qwen_lite.layers import MLP, RMSNorm, apply_rotary
+from qwen_lite.deepstack import VisionMerger
+from qwen_lite.layers import MLP, GeluMLP, RMSNorm, apply_rotary, norm_layer
 from qwen_lite.shapes import ShapeError, check_shape
 from qwen_lite.trace import record
+from qwen_lite.vision_positions import LearnedPositions
 
 # --- the grid: positions, windows and frame segments (index bookkeeping, no parameters) ----------
 
@@ -195,8 +202,12 @@ class PatchEmbed(nn.Module):
             config.patch_size,
             config.patch_size,
         )
-        self.proj = nn.Conv3d(
-            config.in_channels, config.hidden_size, self.patch_shape[1:], self.patch_shape[1:], bias=False
+        self.proj = nn.Conv3d(  # bias: Qwen3-VL's switch (config.patch_bias)
+            config.in_channels,
+            config.hidden_size,
+            self.patch_shape[1:],
+            self.patch_shape[1:],
+            bias=config.patch_bias,
         )
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -248,10 +259,14 @@ class VisionBlock(nn.Module):
 
     def __init__(self, config: VisionConfig):
         super().__init__()
-        self.norm1 = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.norm2 = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        # Switches: RMSNorm + SwiGLU (Qwen2.5-VL) or LayerNorm + GELU(tanh) MLP (Qwen3-VL).
+        self.norm1 = norm_layer(config.norm, config.hidden_size, config.norm_eps)
+        self.norm2 = norm_layer(config.norm, config.hidden_size, config.norm_eps)
         self.attn = VisionAttention(config)
-        self.mlp = MLP(config.hidden_size, config.intermediate_size, bias=True)
+        if config.mlp == "swiglu":
+            self.mlp = MLP(config.hidden_size, config.intermediate_size, bias=True)
+        else:
+            self.mlp = GeluMLP(config.hidden_size, config.intermediate_size)
 
     def forward(self, x, cos, sin, groups: list[torch.Tensor]) -> torch.Tensor:
         x = x + self.attn(self.norm1(x), cos, sin, groups)
@@ -282,30 +297,66 @@ class VisionTransformer(nn.Module):
 
     def __init__(self, config: VisionConfig):
         super().__init__()
-        if config.hidden_act != "silu":
+        if (config.mlp, config.hidden_act) not in (("swiglu", "silu"), ("gelu", "gelu_pytorch_tanh")):
             raise ValueError(
-                f"vision hidden_act: only 'silu' (SwiGLU) is supported, got {config.hidden_act!r}"
+                f"vision hidden_act: {config.hidden_act!r} is not implemented for the {config.mlp} MLP "
+                "('silu' for SwiGLU, 'gelu_pytorch_tanh' for the GELU MLP)"
             )
         self.config = config
         self.patch_embed = PatchEmbed(config)
+        if (
+            config.position_table
+        ):  # Qwen3-VL: learned absolute positions (checkpoint key visual.pos_embed.weight)
+            self.pos_embed = LearnedPositions(
+                config.num_position_embeddings, config.hidden_size, config.spatial_merge_size
+            )
         self.rotary = VisionRotaryEmbedding(config.head_dim)
         self.blocks = nn.ModuleList(VisionBlock(config) for _ in range(config.depth))
-        self.merger = PatchMerger(config)
+        if config.norm == "rms":
+            self.merger = PatchMerger(config)
+        else:  # Qwen3-VL's merger: LayerNorm per patch, other parameter names (qwen_lite.deepstack)
+            self.merger = VisionMerger(config.hidden_size, config.out_hidden_size, config.spatial_merge_size,
+                                       postshuffle_norm=False, eps=config.norm_eps)  # fmt: skip
+        if config.deepstack_visual_indexes:  # Qwen3-VL: one merger per tapped block, norm after the shuffle
+            self.deepstack_merger_list = nn.ModuleList(
+                VisionMerger(
+                    config.hidden_size,
+                    config.out_hidden_size,
+                    config.spatial_merge_size,
+                    postshuffle_norm=True,
+                    eps=config.norm_eps,
+                )  # fmt: skip
+                for _ in config.deepstack_visual_indexes
+            )
 
     def uses_window_attention(self, block_index: int) -> bool:
         """Block ``block_index`` attends within windows (else over whole frames)."""
-        return block_index not in self.config.fullatt_block_indexes
+        return self.config.window_attention and block_index not in self.config.fullatt_block_indexes
 
     def forward(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> torch.Tensor:
+        """The merged tokens (n/4 out_hidden) (see :meth:`features` for the DeepStack features too)."""
+        return self.features(pixel_values, grid_thw)[0]
+
+    def features(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """``(merged (n/4 out_hidden), [DeepStack features (n/4 out_hidden) per tapped block])``, both in the
+        processor's order; the list is empty without DeepStack (Qwen2.5-VL)."""
         cfg = self.config
         self._check_inputs(pixel_values, grid_thw)
         x = self.patch_embed(pixel_values)
         record("patch_embed", pixel_values, x)
+        if cfg.position_table:
+            positions = self.pos_embed(grid_thw)
+            x_in, x = x, x + positions.to(x.dtype)
+            record("+ learned positions", x_in, x)
 
         # Index bookkeeping, once per forward (not per block): window order, rotary table, segments.
-        window_index, cu_window_seqlens = get_window_index(
-            grid_thw, cfg.window_size, cfg.patch_size, cfg.spatial_merge_size
-        )
+        if cfg.window_attention:
+            window_index, cu_window_seqlens = get_window_index(
+                grid_thw, cfg.window_size, cfg.patch_size, cfg.spatial_merge_size
+            )
+        else:  # no windows (Qwen3-VL): the processor's order throughout, frames are the only segments
+            window_index = torch.arange(x.shape[0] // cfg.spatial_merge_size**2)
+            cu_window_seqlens = get_cu_seqlens(grid_thw, cfg.spatial_merge_size)
         rows = units_to_rows(window_index, cfg.spatial_merge_size**2).to(x.device)
         cos, sin = self.rotary(vision_position_ids(grid_thw, cfg.spatial_merge_size).to(x.device))
         x_in, x, cos, sin = x, x[rows], cos[rows], sin[rows]
@@ -317,6 +368,7 @@ class VisionTransformer(nn.Module):
         frame_groups = [
             g.to(x.device) for g in group_segments(get_cu_seqlens(grid_thw, cfg.spatial_merge_size))
         ]
+        deepstack = []  # Qwen3-VL: merged outputs of the blocks in deepstack_visual_indexes
         for i, block in enumerate(self.blocks):
             window = self.uses_window_attention(i)
             # One name per tensor: `x_in, x = x, block(x)` would keep the *previous* block's input alive
@@ -324,13 +376,17 @@ class VisionTransformer(nn.Module):
             x_in = x
             x = block(x, cos, sin, window_groups if window else frame_groups)
             record(f"block {i} ({'window' if window else 'full'} attention)", x_in, x)
+            if i in cfg.deepstack_visual_indexes:
+                merger = self.deepstack_merger_list[cfg.deepstack_visual_indexes.index(i)]
+                deepstack.append(merger(x))
+                record(f"deepstack merger after block {i}", x, deepstack[-1])
 
         merged = self.merger(x)
         record("merger", x, merged)
         restore = torch.argsort(window_index).to(merged.device)
         out = merged[restore]
         record("restore order", merged, out)
-        return out
+        return out, [features[restore] for features in deepstack]
 
     def _check_inputs(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> None:
         cfg = self.config

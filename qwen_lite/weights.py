@@ -54,10 +54,10 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from qwen_lite.config import Qwen25VLConfig, from_hf_dict, to_hf_dict
+from qwen_lite.config import MultimodalConfig, Qwen3VLConfig, config_from_hf_dict, config_to_hf_dict
 from qwen_lite.files import CheckpointError, read_json
 from qwen_lite.generation import GenerationConfig
-from qwen_lite.model import Qwen25VLForConditionalGeneration
+from qwen_lite.model import Qwen25VLForConditionalGeneration, model_class_for
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 SAFETENSORS_SINGLE = "model.safetensors"
@@ -74,6 +74,10 @@ def from_pretrained(
 ) -> Qwen25VLForConditionalGeneration:
     """Build the model described by ``folder/config.json`` and load its safetensors weights.
 
+    The model class follows ``config.json``'s ``model_type``: ``qwen2_5_vl`` (or none) builds
+    :class:`~qwen_lite.model.Qwen25VLForConditionalGeneration`, ``qwen3_vl`` builds
+    :class:`~qwen_lite.model.Qwen3VLForConditionalGeneration` (:func:`qwen_lite.model.model_class_for`); any
+    other type raises :class:`CheckpointError` naming the file, the type and the supported ones.
     ``folder`` holds ``config.json`` and either ``model.safetensors`` or shards listed in
     ``model.safetensors.index.json`` (see :func:`safetensors_files`), and optionally
     ``generation_config.json`` (``model.generation_config``, :func:`read_generation_config`).
@@ -102,7 +106,7 @@ def from_pretrained(
         check_memory_for_load(folder, files, dtype)
     state = load_safetensors(folder, dtype=dtype, device=device, files=files)
     with torch.device("meta"), SkipInitOnMeta():  # shapes only: no storage, no random init
-        model = Qwen25VLForConditionalGeneration(config)
+        model = model_class_for(config)(config)
     load_into(model, state, config, source=str(folder))
     model.generation_config = generation_config
     return model.eval()
@@ -131,11 +135,12 @@ class SkipInitOnMeta(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
-def read_config(folder: Path) -> Qwen25VLConfig:
-    """``folder/config.json`` -> :class:`Qwen25VLConfig` (missing fields take the released values).
+def read_config(folder: Path) -> MultimodalConfig:
+    """``folder/config.json`` -> :class:`~qwen_lite.config.Qwen25VLConfig` or
+    :class:`~qwen_lite.config.Qwen3VLConfig`, by its ``model_type`` (:func:`qwen_lite.config.config_from_hf_dict`).
 
-    Raises :class:`CheckpointError` naming the file for invalid JSON, JSON that is not an object, and
-    any value :func:`qwen_lite.config.from_hf_dict` refuses (which names the key).
+    Raises :class:`CheckpointError` naming the file for invalid JSON, JSON that is not an object, an
+    unknown ``model_type``, and any value the config reader refuses (which names the key).
     """
     path = Path(folder) / "config.json"
     if not path.is_file():
@@ -144,14 +149,14 @@ def read_config(folder: Path) -> Qwen25VLConfig:
             f"(or {SAFETENSORS_INDEX} and its shards)"
         )
     try:
-        return from_hf_dict(read_json(path))
+        return config_from_hf_dict(read_json(path))
     except CheckpointError:
         raise
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: {error}") from None
 
 
-def read_generation_config(folder: Path, config: Qwen25VLConfig) -> GenerationConfig:
+def read_generation_config(folder: Path, config: MultimodalConfig) -> GenerationConfig:
     """``folder/generation_config.json`` -> :class:`~qwen_lite.generation.GenerationConfig`.
 
     As transformers: the file's values where it exists (keys qwen_lite does not run are named in a
@@ -516,7 +521,7 @@ def transformers_key(key: str) -> str:
 
 
 def load_into(
-    model: nn.Module, state: dict[str, torch.Tensor], config: Qwen25VLConfig, source: str = ""
+    model: nn.Module, state: dict[str, torch.Tensor], config: MultimodalConfig, source: str = ""
 ) -> None:
     """Put ``state`` (released key layout) into ``model``, taking the tensors themselves.
 
@@ -569,15 +574,19 @@ def save_pretrained(model: Qwen25VLForConditionalGeneration, folder, max_shard_s
 
     ``max_shard_size`` (bytes, or a string like ``"2GB"`` / ``"500MB"``) splits the weights into
     ``model-0000k-of-0000n.safetensors`` shards plus ``model.safetensors.index.json``. The folder loads
-    with :func:`from_pretrained` and with ``transformers.Qwen2_5_VLForConditionalGeneration.from_pretrained``.
+    with :func:`from_pretrained` and with transformers' ``from_pretrained`` of the model's class
+    (``Qwen2_5_VLForConditionalGeneration``, ``Qwen3VLForConditionalGeneration``). Qwen3-VL weights are
+    written under the names its released files use (``model.visual.*``, ``model.language_model.*``).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    config: Qwen25VLConfig = model.config
+    config: MultimodalConfig = model.config
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     if config.text.tie_word_embeddings:
         state.pop(LM_HEAD, None)  # safetensors refuses shared storage; the released 3B omits it too
-    hf_config = to_hf_dict(config)
+    if isinstance(config, Qwen3VLConfig):
+        state = {transformers_key(k): v for k, v in state.items()}
+    hf_config = config_to_hf_dict(config)
     hf_config["torch_dtype"] = str(next(iter(state.values())).dtype).removeprefix("torch.")
     _write_json(folder / "config.json", hf_config)
     generation = getattr(model, "generation_config", None) or GenerationConfig.released(config)
