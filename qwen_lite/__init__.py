@@ -1,4 +1,4 @@
-"""qwen_lite: a small, readable, exact re-implementation of Qwen2.5-VL.
+"""qwen_lite: a small, readable, exact re-implementation of Qwen2.5-VL (and Qwen3-VL, by composition).
 
 The modules, in the order the book teaches them: ``config``, ``processing`` and ``video`` (pixels to
 patches), ``tokenizer`` and ``processor`` (text and placeholders), ``vision`` (the ViT), ``rope``
@@ -8,11 +8,11 @@ the answers), ``training`` (labels and the loss), ``exercises`` (the chapters' c
 (figures and widgets, never imported by model code).
 """
 
-from qwen_lite.config import PRESETS, Qwen25VLConfig, TextConfig, VisionConfig
+from qwen_lite.config import PRESETS, Qwen3VLConfig, Qwen25VLConfig, TextConfig, VisionConfig
 from qwen_lite.files import CheckpointError
 from qwen_lite.generation import GenerationConfig
 from qwen_lite.grounding import GroundingParseError, parse_grounding
-from qwen_lite.model import Qwen25VLForConditionalGeneration
+from qwen_lite.model import Qwen3VLForConditionalGeneration, Qwen25VLForConditionalGeneration
 from qwen_lite.processor import PreprocessorConfigError, Qwen3VLProcessor, Qwen25VLProcessor
 from qwen_lite.seed_api import Qwen25VLModel, preprocess_image
 from qwen_lite.shapes import ShapeError, check_shape
@@ -29,7 +29,9 @@ __all__ = [
     "GroundingParseError",
     "NotEnoughMemoryError",
     "Qwen25VLConfig",
+    "Qwen3VLConfig",
     "Qwen25VLForConditionalGeneration",
+    "Qwen3VLForConditionalGeneration",
     "Qwen25VLModel",
     "Qwen25VLProcessor",
     "Qwen3VLProcessor",
