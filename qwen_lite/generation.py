@@ -74,6 +74,11 @@ class GenerationArgumentTypeError(TypeError):
 # --- the configuration --------------------------------------------------------------------------
 
 
+# Keys transformers 5.x writes into every generation_config.json at these values (they change nothing
+# in greedy or sampled generation): silent when at them, named in the warning otherwise.
+_WRITTEN_AT_DEFAULT = {"output_attentions": False, "output_hidden_states": False, "use_cache": True}
+
+
 @dataclass
 class GenerationConfig:
     """The defaults of :func:`generate`: the fields of transformers' ``GenerationConfig`` that qwen_lite runs.
@@ -150,7 +155,9 @@ class GenerationConfig:
     def from_dict(cls, d: dict) -> GenerationConfig:
         """A ``generation_config.json`` dictionary -> :class:`GenerationConfig`.
 
-        Metadata keys (``transformers_version`` and keys starting with ``_``) are ignored silently. Every
+        Metadata keys (``transformers_version`` and keys starting with ``_``), and the keys transformers 5.x
+        writes at their defaults (``use_cache: true``, ``output_attentions``/``output_hidden_states: false``),
+        are ignored silently. Every
         other key that qwen_lite does not run (``num_beams``, ``max_length``, ``min_p``...) is NAMED in one
         ``UserWarning`` and ignored, never dropped silently. Raises ``TypeError``/``ValueError`` (naming the
         key) for a value of the wrong type or range; :func:`qwen_lite.weights.read_generation_config`
@@ -159,7 +166,11 @@ class GenerationConfig:
         if not isinstance(d, dict):
             raise TypeError(f"expected a JSON object, got a JSON {_json_type(d)}")
         fields = {f.name for f in dataclasses.fields(cls)}
-        ignored = sorted(k for k in d if k not in fields and not _is_metadata(k))
+        ignored = sorted(
+            k
+            for k in d
+            if k not in fields and not _is_metadata(k) and not _WRITTEN_AT_DEFAULT.get(k, object()) == d[k]
+        )
         if ignored:
             shown = ", ".join(f"{k}={d[k]!r}" for k in ignored)
             warnings.warn(

@@ -383,3 +383,16 @@ def test_sampling_matches_transformers_draw_for_draw():
     assert torch.equal(got, want)
     torch.manual_seed(12)
     assert not torch.equal(generate(ours, ids, max_new_tokens=8, eos_token_id=[], **settings), got)
+
+
+def test_keys_transformers_5_writes_at_their_defaults_load_silently_and_warn_otherwise():
+    import warnings
+
+    from qwen_lite.generation import GenerationConfig
+
+    written = {"use_cache": True, "output_attentions": False, "output_hidden_states": False, "do_sample": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GenerationConfig.from_dict(written)
+    with pytest.warns(UserWarning, match="use_cache=False"):
+        GenerationConfig.from_dict({**written, "use_cache": False})
