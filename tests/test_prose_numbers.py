@@ -20,8 +20,22 @@ ROOT = Path(__file__).resolve().parent.parent
 # Pages whose prose must have no hand-typed number. Extend as chapters are done.
 CLEAN = [
     "book/preface.ipynb",
-    "book/00_introduction.ipynb",
     "book/notation.md",
+    "book/00_introduction.ipynb",
+    "book/01_pixels_to_patches.ipynb",
+    "book/02_patch_embedding.ipynb",
+    "book/03_rotary_2d.ipynb",
+    "book/04_window_attention.ipynb",
+    "book/05_vision_tower.ipynb",
+    "book/06_patch_merger.ipynb",
+    "book/07_tokens.ipynb",
+    "book/08_mrope.ipynb",
+    "book/09_decoder.ipynb",
+    "book/10_parity.ipynb",
+    "book/11_generation.ipynb",
+    "book/12_video.ipynb",
+    "book/14_efficiency.ipynb",
+    "book/15_grounding.ipynb",
     "book/attention_appendix.ipynb",
 ]
 
