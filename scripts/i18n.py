@@ -439,6 +439,22 @@ def translate_glued_words(app, doctree, docname) -> None:
                 node.children = [nodes.Text(new)]
 
 
+def keep_outputs_out_of_catalogs(app, doctree) -> None:
+    """What a code cell displays (its outputs: tables of results, printed text) is never a message.
+
+    Code cells and their outputs are one source for both editions (issue 17); myst-nb renders a
+    cell's Markdown output as document nodes, which Sphinx would otherwise extract, so a re-run
+    benchmark would make a catalog stale. Every text node under a ``cell_output`` container is
+    marked ``translatable = False`` before the gettext builder extracts messages.
+    """
+    from docutils import nodes
+
+    for container in doctree.findall(nodes.container):
+        if "cell_output" in container.get("classes", []):
+            for node in container.findall(nodes.TextElement):
+                node["translatable"] = False
+
+
 def setup(app):
     """Sphinx extension (_config.yml: sphinx.local_extensions): glue inside a translated message.
 
@@ -467,6 +483,7 @@ def setup(app):
 
     app.connect("doctree-read", translate_toc_captions, priority=400)  # before the toctree collector
     app.connect("doctree-resolved", translate_glued_words)
+    app.connect("doctree-read", keep_outputs_out_of_catalogs)
     app.add_role_to_domain("glue", "text", translated(PasteTextRole), override=True)
     app.add_role_to_domain("glue", "", translated(PasteRoleAny), override=True)
     app.add_role_to_domain("glue", "any", translated(PasteRoleAny), override=True)
