@@ -13,7 +13,8 @@ assign=True)``), so a step of either reads the same memory, as a user's process 
 Both prefill the same ``--prompt`` random token ids, each into its own cache (qwen_lite's ``KVCache``,
 transformers' ``DynamicCache``); then ``--steps`` decode steps alternate between the two libraries, each
 feeding the same greedy token, so both caches grow in lock-step and every step is timed against an
-equally long one. Reported: the median seconds per step of each, their ratio and the median of the
+equally long one. Reported: the median seconds per step of each (wall, and process CPU time: with
+``--threads 1`` the compute alone, steadier on a shared machine), their ratio and the median of the
 step-by-step ratios, ``others_cpu_share`` (the share of the CPU time other processes used meanwhile;
 above ~0.1 the times are noise) and whether every step's logits were bit-identical.
 
@@ -37,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-from real_size import Contention, machine_info  # noqa: E402
+from real_size import QUIET, Contention, machine_info  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "decode_step_results.json"
 ABOUT = (
@@ -143,16 +144,19 @@ def measure(pair: Pair, steps: int) -> dict:
     identical = pair.identical and torch.equal(logits, pair.step("transformers"))
     pair.advance(logits)
     times = {"qwen_lite": [], "transformers": []}
+    cpu = {"qwen_lite": [], "transformers": []}
     contention = Contention()
     for _ in range(steps):
         logits = {}
         for side in ("qwen_lite", "transformers"):
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             logits[side] = pair.step(side)
             times[side].append(round(time.perf_counter() - began, 5))
+            cpu[side].append(round(time.process_time() - began_cpu, 5))
         identical &= torch.equal(logits["qwen_lite"], logits["transformers"])
         pair.advance(logits["qwen_lite"])
     a, b = (statistics.median(times[k]) for k in ("qwen_lite", "transformers"))
+    share = contention.share()
     return {
         "qwen_lite_s": round(a, 5),
         "transformers_s": round(b, 5),
@@ -161,9 +165,14 @@ def measure(pair: Pair, steps: int) -> dict:
             statistics.median(x / y for x, y in zip(times["qwen_lite"], times["transformers"], strict=True)),
             3,
         ),
-        "others_cpu_share": contention.share(),
+        "qwen_lite_cpu_s": round(statistics.median(cpu["qwen_lite"]), 5),
+        "transformers_cpu_s": round(statistics.median(cpu["transformers"]), 5),
+        "cpu_ratio": round(statistics.median(cpu["qwen_lite"]) / statistics.median(cpu["transformers"]), 3),
+        "others_cpu_share": share,
+        "quiet": share is not None and share < QUIET,
         "logits_identical": bool(identical),
         "runs": times,
+        "cpu_runs": cpu,
     }
 
 
@@ -204,11 +213,11 @@ def main() -> None:
             profile(pair, args.rows)
             return
         figures = measure(pair, args.steps)
-    key = f"{args.dtype}-{args.layers}layers"
+    key = f"{args.dtype}-{args.threads}threads-{args.layers}layers"
     print(
         f"{key}: qwen_lite {figures['qwen_lite_s'] * 1e3:.1f} ms/step, transformers "
         f"{figures['transformers_s'] * 1e3:.1f} ms/step, ratio {figures['ratio']:.3f} "
-        f"(step by step {figures['median_pair_ratio']:.3f}), others used {figures['others_cpu_share']} of "
+        f"(step by step {figures['median_pair_ratio']:.3f}; CPU time {figures['cpu_ratio']:.3f}), others used {figures['others_cpu_share']} of "
         f"the CPUs, logits identical {figures['logits_identical']}"
     )
     machine = {**machine_info(args.threads), "transformers": transformers.__version__}

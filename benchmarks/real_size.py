@@ -404,7 +404,27 @@ def machine_info(threads: int) -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "platform": platform.platform(),
+        "qwen_lite_revision": source_revision(),
     }
+
+
+def source_revision() -> str | None:
+    """The git commit of the measured qwen_lite (``+modified`` when its files differ from it), or None."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "qwen_lite"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+modified" if changed else "")
 
 
 FIGURES = [

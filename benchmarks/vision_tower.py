@@ -18,13 +18,18 @@ qwen_lite, ...) after one warm-up call each, so a change in the machine's load h
 machine's CPU time other processes used while the timed calls ran (``/proc/stat``; 0 is a quiet machine,
 and above ~0.1 the times are not worth much). The two outputs are compared bit for bit.
 
-Results go to ``benchmarks/vision_tower_results.json`` (``--out``), one entry per dtype, with the machine.
+Each call's process CPU time is recorded too: with ``--threads 1`` it is the compute alone, whatever other
+processes do (a steadier measure on a shared machine); with more threads it also counts threads that spin
+while they wait. Results go to ``benchmarks/vision_tower_results.json`` (``--out``), one entry per
+dtype-threads-blocks-size (other entries in the file are kept), with the machine and ``quiet`` (others used
+less than 0.1 of the CPUs).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -35,14 +40,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-from real_size import Contention, machine_info  # noqa: E402
+from real_size import QUIET, Contention, machine_info  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "vision_tower_results.json"
 ABOUT = (
     "benchmarks/vision_tower.py: the 3B vision tower (random weights shared by both libraries) on one image, "
     "qwen_lite and transformers called alternately in one process, on the machine described. Times in "
-    "seconds per forward (medians of the timed calls); ratio = qwen_lite / transformers; others_cpu_share = "
-    "share of the machine's CPU time other processes used while the calls ran (0 = quiet)."
+    "seconds per forward (medians of the timed calls; *_cpu_s: process CPU time, all threads); ratio = "
+    "qwen_lite / transformers; others_cpu_share = share of the machine's CPU time other processes used while "
+    "the calls ran (0 = quiet; quiet: below 0.1)."
 )
 
 
@@ -107,23 +113,32 @@ def measure(ours, theirs, pixel_values, grid_thw, runs: int) -> dict:
     identical = torch.equal(out_ours, out_theirs)
     max_diff = (out_ours.float() - out_theirs.float()).abs().max().item()
     times = {"qwen_lite": [], "transformers": []}
+    cpu = {"qwen_lite": [], "transformers": []}
     contention = Contention()
     for _ in range(runs):
         for name, model in (("qwen_lite", ours), ("transformers", theirs)):
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             model(pixel_values, grid_thw)
             times[name].append(round(time.perf_counter() - began, 4))
+            cpu[name].append(round(time.process_time() - began_cpu, 4))
     a, b = (statistics.median(times[k]) for k in ("qwen_lite", "transformers"))
+    cpu_a, cpu_b = (statistics.median(cpu[k]) for k in ("qwen_lite", "transformers"))
     pair_ratios = [x / y for x, y in zip(times["qwen_lite"], times["transformers"], strict=True)]
+    share = contention.share()
     return {
         "qwen_lite_s": round(a, 4),
         "transformers_s": round(b, 4),
         "ratio": round(a / b, 3),
         "median_pair_ratio": round(statistics.median(pair_ratios), 3),
-        "others_cpu_share": contention.share(),
+        "qwen_lite_cpu_s": round(cpu_a, 4),
+        "transformers_cpu_s": round(cpu_b, 4),
+        "cpu_ratio": round(cpu_a / cpu_b, 3),
+        "others_cpu_share": share,
+        "quiet": share is not None and share < QUIET,
         "outputs_identical": identical,
         "max_abs_diff": max_diff,
         "runs": times,
+        "cpu_runs": cpu,
     }
 
 
@@ -151,20 +166,16 @@ def main() -> None:
     config = tower_config(args.blocks)
     v = config.vision
     machine = {**machine_info(args.threads), "transformers": transformers.__version__}
-    results = {
-        "about": ABOUT,
-        "machine": machine,
-        "settings": {
-            "blocks": v.depth,
-            "full_attention_blocks": list(v.fullatt_block_indexes),
-            "hidden": v.hidden_size,
-            "image": f"{args.size}x{args.size}",
-            "patches": (args.size // v.patch_size) ** 2,
-            "runs": args.runs,
-            "threads": args.threads,
-        },
-        "dtypes": {},
+    settings = {
+        "blocks": v.depth,
+        "full_attention_blocks": list(v.fullatt_block_indexes),
+        "hidden": v.hidden_size,
+        "image": f"{args.size}x{args.size}",
+        "patches": (args.size // v.patch_size) ** 2,
+        "runs": args.runs,
+        "threads": args.threads,
     }
+    results = {}
     for name in args.dtype:
         dtype = getattr(torch, name)
         ours, theirs = build(config, dtype)
@@ -174,18 +185,23 @@ def main() -> None:
                 profile(ours, theirs, pixel_values, grid_thw, args.rows)
                 continue
             figures = measure(ours, theirs, pixel_values, grid_thw, args.runs)
-        results["dtypes"][name] = figures
+        results[f"{name}-{args.threads}threads-{v.depth}blocks-{args.size}px"] = figures
         print(
             f"{name:>9}: qwen_lite {figures['qwen_lite_s']:.3f} s, transformers {figures['transformers_s']:.3f} s, "
-            f"ratio {figures['ratio']:.3f} (pairwise {figures['median_pair_ratio']:.3f}), "
-            f"others used {figures['others_cpu_share']} of the CPUs, identical {figures['outputs_identical']}",
+            f"ratio {figures['ratio']:.3f} (pairwise {figures['median_pair_ratio']:.3f}; CPU time "
+            f"{figures['cpu_ratio']:.3f}), others used {figures['others_cpu_share']} of the CPUs, "
+            f"identical {figures['outputs_identical']}",
             flush=True,
         )
         del ours, theirs
-    if not args.profile:
-        machine["load_average_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
-        args.out.write_text(json.dumps(results, indent=1) + "\n")
-        print(f"wrote {args.out}")
+    if results:
+        machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+        data = json.loads(args.out.read_text()) if args.out.exists() else {}
+        runs = {**data.get("runs", {})}
+        for key, figures in results.items():
+            runs[key] = {"machine": machine, "settings": settings, **figures}
+        args.out.write_text(json.dumps({"about": ABOUT, "runs": runs}, indent=1) + "\n")
+        print(f"wrote {', '.join(results)} in {args.out}")
 
 
 if __name__ == "__main__":
