@@ -59,6 +59,7 @@ DONE_PAGES = [
     "book/12_video",
     "book/14_efficiency",
     "book/15_grounding",
+    "book/16_training",
     "book/attention_appendix",
 ]
 
@@ -71,7 +72,7 @@ ZH_OVERRIDES = {
 # MyST roles and substitutions whose text must come through a translation unchanged:
 # {ref}`target`, {glue:text}`name:fmt`, {cite:t}`key`, {doc}`page`, {eq}`label`, $math$, ``code``.
 ROLE = re.compile(r"\{[a-z:-]+\}`[^`]*`")
-LITERAL = re.compile(r"(?<!`)`[^`{}]+`(?!`)")
+LITERAL = re.compile(r"(?<!`)`[^`]+`(?!`)")
 REF_TARGET = re.compile(r"<([^<>`]+)>`$")
 HEADER_COMMENT = (
     "# Chinese (zh_CN) edition of {page}: one message per paragraph, heading, list item or table cell.\n"
