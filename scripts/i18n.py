@@ -60,6 +60,7 @@ DONE_PAGES = [
     "book/14_efficiency",
     "book/15_grounding",
     "book/16_training",
+    "book/17_qwen3_vl",
     "book/attention_appendix",
 ]
 
