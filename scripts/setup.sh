@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the book and the tests need; safe to re-run (each step is skipped when current).
+#   bash scripts/setup.sh               # what building the book needs
+#   bash scripts/setup.sh --references  # and .venv-tf5, the second reference the tests compare with
 #   - .venv from requirements.txt (+ this package, editable)
 #   - node_modules from package-lock.json (ipywidgets HTML manager, MathJax)
 #   - _book_static/: the JS and fonts the static site serves itself, so it needs no other host
@@ -25,19 +27,22 @@ if [ "$(cat .venv/.requirements-stamp 2>/dev/null)" != "$want" ]; then
 fi
 
 # The second reference: the newest transformers 5.x in its own venv, for `pytest -m reference`
-# (scripts/test_reference.sh). torch first, alone, so the resolver can only take the CPU wheel.
-if [ ! -x .venv-tf5/bin/python ]; then
-  echo "== creating .venv-tf5 with $($PYTHON --version)"
-  "$PYTHON" -m venv .venv-tf5
-fi
-want=$(stamp requirements-tf5.txt pyproject.toml)
-if [ "$(cat .venv-tf5/.requirements-stamp 2>/dev/null)" != "$want" ]; then
-  echo "== installing requirements-tf5.txt into .venv-tf5"
-  .venv-tf5/bin/python -m pip install -q --upgrade pip
-  .venv-tf5/bin/python -m pip install -q torch==2.13.0
-  .venv-tf5/bin/python -m pip install -q -r requirements-tf5.txt
-  .venv-tf5/bin/python -m pip install -q --no-deps -e .
-  echo "$want" > .venv-tf5/.requirements-stamp
+# (scripts/test_reference.sh). torch first, alone, so the resolver can only take the CPU wheel. Only the
+# tests need it (scripts/test.sh passes --references), so building the book never downloads it.
+if [ "${1:-}" = "--references" ]; then
+  if [ ! -x .venv-tf5/bin/python ]; then
+    echo "== creating .venv-tf5 with $($PYTHON --version)"
+    "$PYTHON" -m venv .venv-tf5
+  fi
+  want=$(stamp requirements-tf5.txt pyproject.toml)
+  if [ "$(cat .venv-tf5/.requirements-stamp 2>/dev/null)" != "$want" ]; then
+    echo "== installing requirements-tf5.txt into .venv-tf5"
+    .venv-tf5/bin/python -m pip install -q --upgrade pip
+    .venv-tf5/bin/python -m pip install -q torch==2.13.0
+    .venv-tf5/bin/python -m pip install -q -r requirements-tf5.txt
+    .venv-tf5/bin/python -m pip install -q --no-deps -e .
+    echo "$want" > .venv-tf5/.requirements-stamp
+  fi
 fi
 
 want=$(stamp package.json package-lock.json)

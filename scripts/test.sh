@@ -3,7 +3,7 @@
 # the notebook guard, and the real-browser test of the built site.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --references
 
 # The browser test drives Debian's Chromium; install it when missing and we may (CI runs as root).
 if ! command -v chromium >/dev/null; then
@@ -41,7 +41,7 @@ echo "== nbval: every chapter, strict, at 1 thread (written at 2)"
 OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q -p no:cacheprovider \
   --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg book
 
-# The parity tests again, against the newest transformers 5.x (.venv-tf5, built by scripts/setup.sh).
+# The parity tests again, against the newest transformers 5.x (.venv-tf5, built by scripts/setup.sh --references).
 bash scripts/test_reference.sh
 
 # Colab: every Colab notebook in a Colab-like kernel (ipywidgets 7.7.1, transformers 5.x); the package at

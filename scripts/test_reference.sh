@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv-tf5/bin/python ]; then
-  echo ".venv-tf5 is missing: run scripts/setup.sh first" >&2
+  echo ".venv-tf5 is missing: run: bash scripts/setup.sh --references" >&2
   exit 1
 fi
 echo "== pytest -m reference against transformers $(.venv-tf5/bin/python -c 'import transformers; print(transformers.__version__)') (.venv-tf5)"
