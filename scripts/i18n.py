@@ -68,6 +68,9 @@ DONE_PAGES = [
 ZH_OVERRIDES = {
     "language": "zh_CN",
     "html_title": "逐件构建 Qwen2.5-VL",
+    # myst-nb's toggles of collapsed cells (solutions, hidden set-up code)
+    "nb_code_prompt_show": "显示代码单元",
+    "nb_code_prompt_hide": "隐藏代码单元",
 }
 
 # MyST roles and substitutions whose text must come through a translation unchanged:
