@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -58,10 +59,16 @@ def causal_lm_loss(
     ``ignore_index``): position ``i``'s logits are scored against ``labels[:, i + 1]``, the last
     position against nothing. Returns a 0-d float32 tensor.
 
-    num_items_in_batch: None for the mean over counted tokens (a batch with no counted token gives NaN,
-    0 / 0, as in transformers); else the sum over counted tokens divided by it -- pass the number of
-    counted tokens over *all* micro-batches of a gradient-accumulation step, so that the accumulated
-    gradient equals the one of the whole batch (transformers' ``Trainer`` does this since 4.46).
+    num_items_in_batch: None for the mean over counted tokens; else the sum over counted tokens divided
+    by it -- pass the number of counted tokens over *all* micro-batches of a gradient-accumulation step,
+    so that the accumulated gradient equals the one of the whole batch (transformers' ``Trainer`` does
+    this since 4.46).
+
+    No counted position (every shifted label is ``ignore_index``, e.g. :func:`build_labels` on a chat
+    without an assistant turn): the value stays transformers' -- NaN for the mean (0 / 0), 0.0 with
+    ``num_items_in_batch`` (an empty sum; a micro-batch without answers rightly adds nothing to an
+    accumulated step, so this case is silent). The NaN case also emits a ``UserWarning`` saying why,
+    since transformers is silent and a NaN loss poisons every weight at the next optimizer step.
 
     Source: ``transformers/loss/loss_utils.py`` (``ForCausalLMLoss``, ``fixed_cross_entropy``).
     Shape errors name the argument (:func:`qwen_lite.shapes.check_shape`).
@@ -81,6 +88,15 @@ def causal_lm_loss(
         if torch.is_tensor(num_items_in_batch):
             num_items_in_batch = num_items_in_batch.to(loss.device)
         loss = loss / num_items_in_batch
+    elif not shifted.is_meta and not bool((shifted != ignore_index).any()):
+        warnings.warn(
+            f"labels: no position is counted (all labels are {ignore_index}, or all but the first, which is "
+            f"never a target), so the loss is a mean over zero tokens, 0 / 0 = NaN (transformers gives NaN "
+            f"too). Likely cause: the conversation passed to build_labels has no assistant turn (a prompt "
+            f"only, or a generation prompt), or truncation cut every answer off.",
+            UserWarning,
+            stacklevel=2,
+        )
     return loss
 
 

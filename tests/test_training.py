@@ -102,9 +102,36 @@ def test_num_items_in_batch_makes_accumulated_micro_batches_equal_the_whole_batc
     assert abs(float(plain.detach()) - float(whole.detach())) > 1e-3  # the naive average really differs
 
 
-def test_no_counted_token_gives_nan_as_transformers_does():
+NO_COUNTED = r"no position is counted \(all labels are -100.*NaN.*build_labels has no assistant turn"
+
+
+@pytest.mark.parametrize("first", [IGNORE_INDEX, 3], ids=["all -100", "only the first (never a target)"])
+def test_no_counted_token_gives_nan_as_transformers_does_and_says_why(first):
+    labels = torch.full((2, 4), IGNORE_INDEX)
+    labels[:, 0] = first
+    with pytest.warns(UserWarning, match=NO_COUNTED):
+        loss = causal_lm_loss(torch.randn(2, 4, 9), labels)
+    assert torch.isnan(loss)
+
+
+def test_no_counted_token_with_num_items_in_batch_is_zero_and_silent():
+    # A micro-batch without answers adds nothing to an accumulated step: sum 0 / num_items, as transformers.
     labels = torch.full((1, 4), IGNORE_INDEX)
-    assert torch.isnan(causal_lm_loss(torch.randn(1, 4, 9), labels))
+    logits = torch.randn(1, 4, 9, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for items in (5, torch.tensor(5)):
+            loss = causal_lm_loss(logits, labels, items)
+            assert loss.item() == 0.0 and not torch.isnan(loss)
+        causal_lm_loss(logits, labels.masked_fill(torch.arange(4) == 2, 1))  # one counted token: no warning
+
+
+def test_model_loss_on_a_chat_without_an_assistant_turn_warns():
+    ours = our_model()
+    inputs = batch("text")
+    inputs["labels"] = torch.full_like(inputs["input_ids"], IGNORE_INDEX)
+    with torch.no_grad(), pytest.warns(UserWarning, match=NO_COUNTED):
+        assert torch.isnan(ours(**inputs).loss)
 
 
 def test_without_labels_nothing_changes():
@@ -216,6 +243,16 @@ def test_causal_lm_loss_is_transformers_for_causal_lm_loss():
             causal_lm_loss(logits, labels, items),
             ForCausalLMLoss(logits, labels, 40, num_items_in_batch=items),
         )
+    # No counted token: NaN for the mean, 0.0 with num_items_in_batch -- the same values (ours also warns).
+    empty = torch.full_like(labels, IGNORE_INDEX)
+    with pytest.warns(UserWarning, match=NO_COUNTED):
+        ours = causal_lm_loss(logits, empty)
+    reference = ForCausalLMLoss(logits, empty, 40)
+    assert torch.isnan(ours) and torch.isnan(reference)
+    for items in (17, torch.tensor(17)):
+        assert torch.equal(
+            causal_lm_loss(logits, empty, items), ForCausalLMLoss(logits, empty, 40, num_items_in_batch=items)
+        )
 
 
 # --- which tokens count ------------------------------------------------------------------------------
@@ -286,6 +323,8 @@ def test_label_edge_cases(processor):
     # A generation prompt (empty assistant turn) and a prompt without any assistant turn count nothing.
     prompt = torch.tensor([tok.encode(apply_chat_template(chat()[:1]))])
     assert (build_labels(prompt) == IGNORE_INDEX).all()
+    with pytest.warns(UserWarning, match=NO_COUNTED):  # ... and the loss on them says so
+        causal_lm_loss(torch.randn(1, prompt.shape[1], 8), build_labels(prompt))
 
 
 @pytest.mark.parametrize(
