@@ -13,6 +13,8 @@ const PER_LINE = 24; // tokens per line of the strip (fits the site's text colum
 const LINE_H = 4 * ROW + 10;
 const MAX_DRAWN = 520; // longer prompts: ids still computed and shown in the readouts, strip not drawn
 const MAX_SEGMENTS = 8;
+const CLOCK_ROW = 14; // px per legend row of the video clock
+const FONT = "10px system-ui, sans-serif";
 // [min, max, step] of each field; sizes in merged tokens (28 x 28 px each), fps in frames per second.
 const FIELDS = {
   text: [["n", "tokens", 0, 40, 1]],
@@ -31,6 +33,25 @@ function idColor(t) {
   const b = [8, 48, 107];
   const c = a.map((v, i) => Math.round(v + (b[i] - v) * Math.max(0, Math.min(1, t))));
   return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+// Round ticks covering [lo, hi]: the smallest step of 1, 2 or 5 times a power of ten (at least minStep)
+// that needs at most 6 intervals; the first tick at or below lo, the last at or above hi.
+function niceAxis(lo, hi, minStep) {
+  const top = hi > lo ? hi : lo + Math.max(minStep, 1);
+  let power = 10 ** Math.floor(Math.log10((top - lo) / 6));
+  for (;;) {
+    for (const m of [1, 2, 5]) {
+      const step = m * power;
+      if (step < minStep) continue;
+      const first = Math.floor(lo / step + 1e-9);
+      const last = Math.ceil(top / step - 1e-9);
+      if (last - first <= 6) {
+        return Array.from({ length: last - first + 1 }, (_, k) => Number(((first + k) * step).toPrecision(12)));
+      }
+    }
+    power *= 10;
+  }
 }
 
 function fmt(x) {
@@ -259,62 +280,112 @@ async function render({ model, el }) {
     }
   }
 
+  // Each video's temporal ids (dots) against seconds, with its clock (dashes: tps ids per second from the
+  // first grid's id). Both axes run over round ticks that cover every dot and the whole dashed line; the
+  // legend sits above the frame, one row per video.
   function drawClock(videos, tps) {
-    clock.width = 340;
-    clock.height = 190;
     const ctx = clock.getContext("2d");
-    ctx.clearRect(0, 0, clock.width, clock.height);
-    ctx.font = "10px system-ui, sans-serif";
-    ctx.fillStyle = "#444";
     if (!videos.length) {
+      clock.width = 340;
+      clock.height = 30;
+      ctx.clearRect(0, 0, clock.width, clock.height);
+      ctx.font = FONT;
+      ctx.fillStyle = "#444";
       ctx.fillText(t("mrope.no_video", "no video: add one to see its clock", el), 10, 20);
       return;
     }
-    const maxT = Math.max(1, ...videos.map((v) => v.seconds[v.seconds.length - 1] + v.secondPerGrid));
-    const minId = Math.min(...videos.map((v) => v.temporalIds[0]));
-    const maxId = Math.max(minId + 1, ...videos.map((v) => v.resume));
-    const X = (s) => 40 + (s / maxT) * 285;
-    const Y = (id) => 160 - ((id - minId) / (maxId - minId)) * 140;
-    ctx.strokeStyle = "#999";
+    const labels = videos.map((v, n) =>
+      fill(t("mrope.clock", "video {n}: {s} s per grid; dashes: {tps} ids per second", el), {
+        n: n + 1,
+        s: fmt(v.secondPerGrid),
+        tps,
+      }),
+    );
+    ctx.font = FONT;
+    const widest = Math.max(...labels.map((text) => ctx.measureText(text).width));
+    const left = 44; // frame: y tick labels and the axis title on its left
+    const top = 8 + CLOCK_ROW * videos.length + 6; // the legend above it
+    const frameW = 285;
+    const frameH = 140;
+    clock.width = Math.max(left + frameW + 15, Math.ceil(left + 24 + widest + 8));
+    clock.height = top + frameH + 32;
+    ctx.clearRect(0, 0, clock.width, clock.height);
+    ctx.font = FONT;
+
+    const xs = niceAxis(0, Math.max(...videos.map((v) => v.seconds[v.seconds.length - 1] + v.secondPerGrid)), 0);
+    const xMax = xs[xs.length - 1];
+    const lo = Math.min(...videos.map((v) => Math.min(...v.temporalIds)));
+    const hi = Math.max(...videos.map((v) => Math.max(v.temporalIds[0] + xMax * tps, ...v.temporalIds)));
+    const ys = niceAxis(lo, hi, 1);
+    const PAD = 6; // data inset from the frame, so dots on the ends stay inside it
+    const X = (sec) => left + PAD + ((sec - xs[0]) / (xMax - xs[0])) * (frameW - 2 * PAD);
+    const Y = (id) => top + frameH - PAD - ((id - ys[0]) / (ys[ys.length - 1] - ys[0])) * (frameH - 2 * PAD);
+
     ctx.lineWidth = 1;
-    ctx.strokeRect(40, 20, 285, 140);
-    ctx.textAlign = "center";
-    ctx.fillText(t("mrope.axis.seconds", "seconds into the video", el), 182, 186);
-    for (let k = 0; k <= 4; k++) ctx.fillText(fmt((maxT * k) / 4), X((maxT * k) / 4), 172);
-    ctx.textAlign = "right";
-    for (let k = 0; k <= 4; k++) {
-      const id = Math.round(minId + ((maxId - minId) * k) / 4);
-      ctx.fillText(String(id), 36, Y(id) + 3);
+    ctx.strokeStyle = "#eee";
+    ctx.beginPath();
+    for (const v of xs) {
+      ctx.moveTo(Math.round(X(v)) + 0.5, top);
+      ctx.lineTo(Math.round(X(v)) + 0.5, top + frameH);
     }
+    for (const v of ys) {
+      ctx.moveTo(left, Math.round(Y(v)) + 0.5);
+      ctx.lineTo(left + frameW, Math.round(Y(v)) + 0.5);
+    }
+    ctx.stroke();
+    ctx.strokeStyle = "#999";
+    ctx.strokeRect(left + 0.5, top + 0.5, frameW, frameH);
+    ctx.fillStyle = "#444";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "alphabetic";
+    for (const v of xs) ctx.fillText(fmt(v), X(v), top + frameH + 12);
+    ctx.fillText(t("mrope.axis.seconds", "seconds into the video", el), left + frameW / 2, top + frameH + 27);
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    for (const v of ys) ctx.fillText(String(v), left - 4, Y(v));
     ctx.save();
-    ctx.translate(10, 90);
+    ctx.translate(10, top + frameH / 2);
     ctx.rotate(-Math.PI / 2);
     ctx.textAlign = "center";
     ctx.fillText(t("mrope.axis.temporal", "temporal id", el), 0, 0);
     ctx.restore();
+
     videos.forEach((v, n) => {
       const color = VIDEO_COLORS[n % VIDEO_COLORS.length];
       const start = v.temporalIds[0];
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(left + 1, top + 1, frameW - 1, frameH - 1);
+      ctx.clip();
       ctx.setLineDash([3, 3]);
       ctx.strokeStyle = color;
       ctx.beginPath();
       ctx.moveTo(X(0), Y(start));
-      ctx.lineTo(X(maxT), Y(start + maxT * tps));
+      ctx.lineTo(X(xMax), Y(start + xMax * tps));
       ctx.stroke();
-      ctx.setLineDash([]);
+      ctx.restore();
       ctx.fillStyle = color;
-      v.seconds.forEach((s, k) => {
+      v.seconds.forEach((sec, k) => {
         ctx.beginPath();
-        ctx.arc(X(s), Y(v.temporalIds[k]), 3.5, 0, 2 * Math.PI);
+        ctx.arc(X(sec), Y(v.temporalIds[k]), 3.5, 0, 2 * Math.PI);
         ctx.fill();
       });
+      // The legend row: a dashed stroke with a dot, then the text.
+      const y = 8 + CLOCK_ROW * n + CLOCK_ROW / 2;
+      ctx.setLineDash([3, 3]);
+      ctx.strokeStyle = color;
+      ctx.beginPath();
+      ctx.moveTo(left, y);
+      ctx.lineTo(left + 18, y);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.beginPath();
+      ctx.arc(left + 9, y, 3.5, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.fillStyle = "#333";
       ctx.textAlign = "left";
-      const line = fill(t("mrope.clock", "video {n}: {s} s per grid; dashes: {tps} ids per second", el), {
-        n: n + 1,
-        s: fmt(v.secondPerGrid),
-        tps,
-      });
-      ctx.fillText(line, 46, 32 + 12 * n);
+      ctx.textBaseline = "middle";
+      ctx.fillText(labels[n], left + 24, y);
     });
   }
 
