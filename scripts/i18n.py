@@ -57,6 +57,7 @@ DONE_PAGES = [
     "book/10_parity",
     "book/11_generation",
     "book/12_video",
+    "book/13_real_model",
     "book/14_efficiency",
     "book/15_grounding",
     "book/16_training",
