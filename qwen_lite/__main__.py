@@ -97,17 +97,49 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def describe(args: argparse.Namespace) -> int:
-    """Answer ``args.prompt`` about ``args.image``, or trace shapes through a random tiny model."""
-    from PIL import Image
+    """Answer ``args.prompt`` about ``args.image``, or trace shapes through a random tiny model.
 
+    Returns 0, or 1 after one ``error: ...`` line on stderr for a bad IMAGE or a bad ``--weights`` folder.
+    """
     from qwen_lite.processor import Qwen25VLProcessor
 
-    image = Image.open(args.image)
+    try:
+        image = open_image(args.image)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     content = [{"type": "image", "image": image}, {"type": "text", "text": args.prompt}]
     messages = [{"role": "user", "content": content}]
     if args.weights is None:
         return trace_random_model(Qwen25VLProcessor()(messages=messages))
     return answer(args, messages)
+
+
+def open_image(path: Path):
+    """The image file at ``path``, decoded (``PIL.Image.open`` + ``load``), or a ``ValueError`` saying why not.
+
+    The message names the path and what was expected: a missing path, a folder, a file PIL cannot identify
+    (not an image, or a format it does not know) and a file it cannot decode (truncated, corrupt) each get
+    their own sentence instead of PIL's ``FileNotFoundError`` / ``UnidentifiedImageError`` traceback.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    expected = "expected an image file (PNG, JPEG, WebP, ...)"
+    if not path.exists():
+        raise ValueError(f"IMAGE: {path} does not exist; {expected}")
+    if path.is_dir():
+        raise ValueError(f"IMAGE: {path} is a folder; {expected}")
+    try:
+        image = Image.open(path)
+    except UnidentifiedImageError:
+        raise ValueError(f"IMAGE: {path} is not an image PIL can read; {expected}") from None
+    except OSError as error:
+        raise ValueError(f"IMAGE: {path} cannot be read ({error}); {expected}") from None
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as error:  # PIL raises all three for broken data
+        raise ValueError(f"IMAGE: {path} is a broken {image.format} file ({error}); {expected}") from None
+    return image
 
 
 def load_folder(folder: Path, dtype: torch.dtype | str = "auto", check_memory: bool = True):
@@ -145,11 +177,19 @@ def answer(args: argparse.Namespace, messages: list) -> int:
         new_tokens = model.generation_config.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
     prompt_length = inputs["input_ids"].shape[1]
     start = time.perf_counter()
+    # A terminal gets a counter rewritten in place ("\r"); a pipe or a log file gets one summary line at
+    # the end instead (with "\r" it would hold every update on one huge line).
+    live = sys.stderr.isatty()
+    done = [0]
+
+    def rate() -> float:
+        return done[0] / max(time.perf_counter() - start, 1e-9)
 
     def progress(step: int, new: torch.Tensor, logits: torch.Tensor) -> None:
-        rate = (step + 1) / (time.perf_counter() - start)
-        counter = f"generating: {step + 1}/{new_tokens} tokens ({rate:.1f} tok/s)"
-        print("\r" + counter, end="", file=sys.stderr, flush=True)
+        done[0] = step + 1
+        if live:
+            counter = f"generating: {step + 1}/{new_tokens} tokens ({rate():.1f} tok/s)"
+            print("\r" + counter, end="", file=sys.stderr, flush=True)
 
     print(f"prompt: {prompt_length} tokens, {int(inputs['image_grid_thw'].prod(-1).sum()) // 4} of them image",
           file=sys.stderr)  # fmt: skip
@@ -157,9 +197,12 @@ def answer(args: argparse.Namespace, messages: list) -> int:
     try:
         ids = model.generate(**inputs, max_new_tokens=new_tokens, callback=progress)
     except (ValueError, TypeError) as error:
-        print(f"\nerror: {error}", file=sys.stderr)
+        print(("\n" if live and done[0] else "") + f"error: {error}", file=sys.stderr)
         return 1
-    print(file=sys.stderr)
+    if live:
+        print(file=sys.stderr)
+    else:
+        print(f"generated: {done[0]}/{new_tokens} tokens ({rate():.1f} tok/s)", file=sys.stderr)
     print(processor.decode(ids[0, prompt_length:], skip_special_tokens=True).strip())
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,14 @@ def photo() -> str:
     from matplotlib import cbook
 
     return str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    save_pretrained(Qwen25VLForConditionalGeneration(C.tiny()), folder)
+    return folder
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -49,7 +58,8 @@ def test_describe_with_tiny_checkpoint(photo, tmp_path):
         "describe", photo, "--weights", str(tmp_path), "--max-new-tokens", "4", "--prompt", "What?"
     )
     assert result.returncode == 0, result.stderr
-    assert "generating: 4/4 tokens" in result.stderr  # the progress counter reached the limit
+    # stderr is a pipe, not a terminal: one plain summary line, no "\r" counter squeezed onto one line.
+    assert "\ngenerated: 4/4 tokens (" in result.stderr and "\r" not in result.stderr
     assert "RANDOM" not in result.stdout
     assert result.stdout.strip()  # the (random) answer
 
@@ -58,6 +68,68 @@ def test_describe_reports_bad_weights_folder(photo, tmp_path, capsys):
     assert main(["describe", photo, "--weights", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "error: " in err and "no config.json" in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def bad_images(tmp_path_factory, photo) -> dict[str, tuple[Path, str]]:
+    """Each kind of bad IMAGE with the words its error line must hold."""
+    tmp = tmp_path_factory.mktemp("bad_images")
+    (tmp / "notes.txt").write_text("not an image\n")
+    (tmp / "cut.jpg").write_bytes(Path(photo).read_bytes()[:2000])  # a JPEG cut off after 2000 bytes
+    (tmp / "folder.png").mkdir()
+    return {
+        "missing": (tmp / "missing.png", "does not exist"),
+        "not an image": (tmp / "notes.txt", "is not an image PIL can read"),
+        "truncated": (tmp / "cut.jpg", "is a broken JPEG file"),
+        "a folder": (tmp / "folder.png", "is a folder"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["missing", "not an image", "truncated", "a folder"])
+@pytest.mark.parametrize("with_weights", [False, True], ids=["trace", "weights"])
+def test_describe_reports_a_bad_image_in_one_line(bad_images, kind, with_weights, tmp_path, capsys):
+    path, words = bad_images[kind]
+    weights = ["--weights", str(tmp_path)] if with_weights else []  # the image is checked first
+    assert main(["describe", str(path), *weights]) == 1  # the exit code of a bad --weights folder
+    err = capsys.readouterr().err
+    assert err == f"error: IMAGE: {path} {words}; expected an image file (PNG, JPEG, WebP, ...)\n" or (
+        kind == "truncated" and err.startswith(f"error: IMAGE: {path} {words} (") and err.count("\n") == 1
+    ), err
+
+
+def test_describe_bad_image_from_the_shell(bad_images):
+    result = run_cli("describe", str(bad_images["missing"][0]))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: IMAGE: {bad_images['missing'][0]} does not exist; expected an image file (PNG, JPEG, WebP, ...)"  # fmt: skip
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_live_counter_on_a_terminal_and_one_line_otherwise(photo, tiny_checkpoint, capsys, monkeypatch):  # fmt: skip
+    args = [
+        "describe",
+        photo,
+        "--weights",
+        str(tiny_checkpoint),
+        "--max-new-tokens",
+        "3",
+        "--dtype",
+        "float32",
+    ]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "generating:" not in err
+    lines = [line for line in err.splitlines() if line.startswith("generat")]
+    assert len(lines) == 1 and lines[0].startswith("generated: 3/3 tokens (") and lines[0].endswith(" tok/s)")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(args) == 0
+    err = terminal.getvalue()
+    assert [f"\rgenerating: {i}/3 tokens (" in err for i in (1, 2, 3)] == [True] * 3
+    assert "generated:" not in err and err.endswith(" tok/s)\n")  # the counter's line is ended once
 
 
 def test_accounting_command(capsys):
@@ -134,7 +206,7 @@ def test_describe_takes_max_new_tokens_from_the_folder(penalised_folder, tmp_pat
     )
     result = run_cli("describe", str(image_path), "--weights", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert "generating: 3/3 tokens" in result.stderr and "generating: 4/" not in result.stderr
+    assert "generated: 3/3 tokens" in result.stderr and "generated: 4/" not in result.stderr
 
 
 def test_describe_takes_preprocessing_from_preprocessor_config_json(penalised_folder, photo, tmp_path):
