@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import warnings
 from pathlib import Path
@@ -97,7 +98,7 @@ def from_pretrained(
     mis-shaped tensor; :class:`NotEnoughMemoryError` (a ``CheckpointError`` and a ``MemoryError``) for a load
     that cannot fit; ``ValueError`` / ``TypeError`` naming ``dtype`` for a dtype it cannot load in.
     """
-    folder = Path(folder)
+    folder = checkpoint_folder(folder)
     config = read_config(folder)
     generation_config = read_generation_config(folder, config)
     files = safetensors_files(folder)
@@ -135,19 +136,60 @@ class SkipInitOnMeta(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def checkpoint_folder(folder) -> Path:
+    """``folder`` as a ``Path`` once it is an existing folder, else an error saying exactly what it is.
+
+    ``TypeError`` naming ``folder`` for a value that is not a path (``str`` / ``os.PathLike``);
+    :class:`CheckpointError` for a path that does not exist, or that is a file -- ``config.json`` itself or
+    a ``*.safetensors`` file, say, where the folder holding them is wanted. (A folder without
+    ``config.json`` is :func:`read_config`'s error.) transformers' ``from_pretrained`` would take a missing
+    path for a Hub id; qwen_lite reads local folders only, and says so for a path shaped like one.
+    """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(
+            f"folder: expected the path (str or os.PathLike) of a checkpoint folder, got {type(folder).__name__}"
+        )
+    path = Path(folder)
+    wanted = f"the folder that holds config.json + model.safetensors (or {SAFETENSORS_INDEX} and its shards)"
+    if not path.exists():
+        hint = ""
+        if not path.is_absolute() and len(path.parts) == 2 and not str(folder).startswith("."):
+            hint = f" (qwen_lite reads local folders only: download the Hub repository {folder} first)"
+        raise CheckpointError(f"folder: {path} does not exist; expected {wanted}{hint}")
+    if not path.is_dir():
+        got = f"the file {path.name} itself" if path.name == "config.json" else f"the file {path.name}"
+        raise CheckpointError(
+            f"folder: {path} is a file; pass the folder that holds config.json (got {got}): {wanted}"
+        )
+    return path
+
+
+def config_json(folder) -> Path:
+    """``folder/config.json`` once it exists; else :class:`CheckpointError` (or :func:`checkpoint_folder`'s).
+
+    The message for a folder without it names the folders one level down that hold one (a download's
+    parent folder passed by mistake).
+    """
+    path = checkpoint_folder(folder) / "config.json"
+    if not path.is_file():
+        below = sorted(str(p.parent) for p in path.parent.glob("*/config.json"))
+        hint = f" (one folder down: {', '.join(below)})" if below else ""
+        raise CheckpointError(
+            f"folder: {folder}: no config.json{hint}; a checkpoint folder needs config.json + model.safetensors "
+            f"(or {SAFETENSORS_INDEX} and its shards)"
+        )
+    return path
+
+
 def read_config(folder: Path) -> MultimodalConfig:
     """``folder/config.json`` -> :class:`~qwen_lite.config.Qwen25VLConfig` or
     :class:`~qwen_lite.config.Qwen3VLConfig`, by its ``model_type`` (:func:`qwen_lite.config.config_from_hf_dict`).
 
     Raises :class:`CheckpointError` naming the file for invalid JSON, JSON that is not an object, an
-    unknown ``model_type``, and any value the config reader refuses (which names the key).
+    unknown ``model_type``, and any value the config reader refuses (which names the key); ``folder``'s own
+    errors are :func:`config_json`'s.
     """
-    path = Path(folder) / "config.json"
-    if not path.is_file():
-        raise CheckpointError(
-            f"{folder}: no config.json; a checkpoint folder needs config.json + model.safetensors "
-            f"(or {SAFETENSORS_INDEX} and its shards)"
-        )
+    path = config_json(folder)
     try:
         return config_from_hf_dict(read_json(path))
     except CheckpointError:
@@ -232,10 +274,10 @@ def checkpoint_dtype(folder, files: list[Path] | None = None) -> torch.dtype:
     are ignored, as both transformers versions ignore them: the files they write keep a stale one there
     (a bfloat16 model saved by 4.57.6 or 5.24 has ``text_config.dtype == "float32"``). The released configs
     say ``"torch_dtype": "bfloat16"``. Raises :class:`CheckpointError` naming ``config.json`` and the key
-    when the value is not a dtype qwen_lite loads.
+    when the value is not a dtype qwen_lite loads, and :func:`config_json`'s errors for ``folder``.
     """
-    folder = Path(folder)
-    path = folder / "config.json"
+    path = config_json(folder)
+    folder = path.parent
     config = read_json(path)
     for key in CONFIG_DTYPE_KEYS:
         value = config.get(key)

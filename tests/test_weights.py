@@ -13,7 +13,14 @@ from safetensors.torch import load_file, save_file
 
 from qwen_lite import config as C
 from qwen_lite.model import Qwen25VLForConditionalGeneration
-from qwen_lite.weights import CheckpointError, from_pretrained, parse_size, released_key, save_pretrained
+from qwen_lite.weights import (
+    CheckpointError,
+    checkpoint_dtype,
+    from_pretrained,
+    parse_size,
+    released_key,
+    save_pretrained,
+)
 from tests.reference import hf_model
 
 FIXTURES = Path(__file__).parent / "fixtures" / "configs"
@@ -212,6 +219,37 @@ def test_folder_without_config_or_weights(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(C.to_hf_dict(C.tiny())))
     with pytest.raises(CheckpointError, match=r"no \*\.safetensors"):
         from_pretrained(tmp_path)
+
+
+def test_folder_errors_say_what_the_path_is(tmp_path):
+    """A path to config.json itself, a missing path, a weights file, a parent folder and a non-path."""
+    (tmp_path / "ckpt").mkdir()
+    config = tmp_path / "ckpt" / "config.json"
+    config.write_text(json.dumps(C.to_hf_dict(C.tiny())))
+    (tmp_path / "ckpt" / "model.safetensors").write_bytes(b"")
+    wanted = r"; expected the folder that holds config\.json \+ model\.safetensors"
+    cases = [
+        (
+            config,
+            rf"^folder: {config} is a file; pass the folder that holds config\.json \(got the file config\.json itself\)",
+        ),  # fmt: skip
+        (tmp_path / "ckpt" / "model.safetensors", r"is a file; .*\(got the file model\.safetensors\)"),
+        (tmp_path / "nowhere", rf"^folder: {tmp_path / 'nowhere'} does not exist{wanted}"),
+        (str(tmp_path / "nowhere"), rf"^folder: {tmp_path / 'nowhere'} does not exist{wanted}"),
+        (tmp_path, rf"^folder: {tmp_path}: no config\.json \(one folder down: {tmp_path / 'ckpt'}\)"),
+        (
+            "Qwen/No-Such-Model",
+            r"does not exist.*local folders only: download the Hub repository Qwen/No-Such",
+        ),
+    ]
+    for folder, message in cases:
+        with pytest.raises(CheckpointError, match=message):
+            from_pretrained(folder)
+        with pytest.raises(CheckpointError, match=message):
+            checkpoint_dtype(folder)
+    assert "Hub" not in str(pytest.raises(CheckpointError, from_pretrained, tmp_path / "nowhere").value)
+    with pytest.raises(TypeError, match=r"^folder: expected the path \(str or os\.PathLike\).*got int"):
+        from_pretrained(3)
 
 
 def test_helpers():
