@@ -34,8 +34,10 @@ CLEAN = [
     "book/10_parity.ipynb",
     "book/11_generation.ipynb",
     "book/12_video.ipynb",
+    "book/13_real_model.ipynb",
     "book/14_efficiency.ipynb",
     "book/15_grounding.ipynb",
+    "book/16_training.ipynb",
     "book/attention_appendix.ipynb",
 ]
 
