@@ -38,6 +38,7 @@ CLEAN = [
     "book/14_efficiency.ipynb",
     "book/15_grounding.ipynb",
     "book/16_training.ipynb",
+    "book/17_qwen3_vl.ipynb",
     "book/attention_appendix.ipynb",
 ]
 
