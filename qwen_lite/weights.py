@@ -619,6 +619,11 @@ def save_pretrained(model: Qwen25VLForConditionalGeneration, folder, max_shard_s
     with :func:`from_pretrained` and with transformers' ``from_pretrained`` of the model's class
     (``Qwen2_5_VLForConditionalGeneration``, ``Qwen3VLForConditionalGeneration``). Qwen3-VL weights are
     written under the names its released files use (``model.visual.*``, ``model.language_model.*``).
+
+    Like transformers' ``model.save_pretrained`` it writes no ``preprocessor_config.json``: preprocessing
+    belongs to the processor. Add it with ``Qwen25VLProcessor(...).save_pretrained(folder)``
+    (:class:`qwen_lite.processor.Qwen25VLProcessor`); without it, ``Qwen25VLProcessor.from_pretrained(folder)``
+    (and ``python -m qwen_lite describe --weights folder``) warns and uses the released defaults.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -134,6 +134,27 @@ def test_save_pretrained_loads_in_transformers(tmp_path, tie, shard):
         assert torch.equal(reloaded.state_dict()[key], value), key
 
 
+def test_save_pretrained_writes_the_files_transformers_model_save_pretrained_writes(reference, tmp_path):
+    """No preprocessor_config.json, as transformers: the processor's save_pretrained writes that one, and
+    loading preprocessing from a model-only folder warns (qwen_lite) or fails (transformers)."""
+    from transformers import AutoImageProcessor
+
+    from qwen_lite.processor import Qwen25VLProcessor
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    save_pretrained(Qwen25VLForConditionalGeneration(C.tiny()), ours)
+    reference.save_pretrained(theirs)
+    assert sorted(p.name for p in ours.iterdir()) == sorted(p.name for p in theirs.iterdir())
+    assert not (theirs / "preprocessor_config.json").exists()
+    with pytest.raises(OSError):
+        AutoImageProcessor.from_pretrained(theirs)
+    with pytest.warns(UserWarning, match="preprocessor_config.json: not found"):
+        Qwen25VLProcessor.from_pretrained(ours)
+    Qwen25VLProcessor().save_pretrained(ours)  # the way to add one (the docstring says so)
+    assert (ours / "preprocessor_config.json").is_file()
+    AutoImageProcessor.from_pretrained(ours)
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 
