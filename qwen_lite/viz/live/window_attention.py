@@ -88,15 +88,34 @@ def window_attention_widget(
     Without ``width`` and ``height``, the size is the processor's (``smart_resize`` for
     ``max_pixels``). ``query`` is the first query patch ``(row, col)`` (default: the centre patch).
     Raises ``TypeError`` for a non-image, ``ValueError`` for one of width/height alone, a size that is not a
-    multiple of 28 (or above 2240) and a query outside the patch grid.
+    multiple of 28 (or above 2240) and a query outside the patch grid; ``TypeError`` for a query that is
+    not a pair of ints.
     """
     width, height = _size(image, width, height, max_pixels)
-    row, col = ((height // PATCH_SIZE) // 2, (width // PATCH_SIZE) // 2) if query is None else query
-    if not (0 <= row < height // PATCH_SIZE and 0 <= col < width // PATCH_SIZE):
-        raise ValueError(
-            f"query: expected a patch (row, col) inside the {width // PATCH_SIZE} × {height // PATCH_SIZE} "
-            f"(w × h) patch grid, got {(row, col)}"
-        )
+    rows, cols = height // PATCH_SIZE, width // PATCH_SIZE
+    row, col = (rows // 2, cols // 2) if query is None else _check_query(query, rows, cols)
     return WindowAttentionWidget(
         image=image_data_url(image), width=width, height=height, window=window, query_row=row, query_col=col
     )
+
+
+def _check_query(query, rows: int, cols: int) -> tuple[int, int]:
+    """``query`` as (row, col), once it is a pair of ints inside a ``rows`` × ``cols`` patch grid.
+
+    The message gives the bounds in the query's own order (row first) and the grid as the page shows it
+    (w × h), so that both orders are spelled out.
+    """
+    grid = f"a {cols} × {rows} (w × h) patch grid"
+    pair = tuple(query) if isinstance(query, (tuple, list)) else None
+    if (
+        pair is None
+        or len(pair) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+    ):
+        raise TypeError(f"query: expected a (row, col) pair of ints in {grid}, got {query!r}")
+    row, col = pair
+    if not (0 <= row < rows and 0 <= col < cols):
+        raise ValueError(
+            f"query (row, col) = ({row}, {col}): expected 0 <= row < {rows} and 0 <= col < {cols} ({grid})"
+        )
+    return row, col
