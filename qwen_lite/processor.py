@@ -1023,7 +1023,9 @@ def read_preprocessor_config(folder: str | os.PathLike, defaults: type | None = 
         warnings.warn(
             f"{image_path}: not found; using {defaults.__name__}'s class defaults (images "
             f"{default['min_pixels']:,}..{default['max_pixels']:,} px, videos {default['video_min_pixels']:,}.."
-            f"{default['video_max_pixels']:,} px, mean {default['image_mean']}, std {default['image_std']})",
+            f"{default['video_max_pixels']:,} px, mean {default['image_mean']}, std {default['image_std']}); "
+            f"to store preprocessing with the weights, run {defaults.__name__}(...).save_pretrained(folder) "
+            "(a model's save_pretrained, ours and transformers', writes no preprocessor_config.json)",
             UserWarning,
             stacklevel=3,
         )

@@ -38,3 +38,12 @@ def test_query_that_is_not_a_pair_of_ints(photo, query):
         TypeError, match=r"^query: expected a \(row, col\) pair of ints in a 20 × 14 \(w × h\)"
     ):
         window_attention_widget(photo, 280, 196, query=query)
+
+
+def test_static_twin_refuses_a_query_outside_the_grid_in_words():
+    from PIL import Image
+
+    from qwen_lite.viz.vision import window_query_figure
+
+    with pytest.raises(ValueError, match=r"expected 0 <= row < 14 and 0 <= col < 20 \(a 20 × 14 \(w × h\)"):
+        window_query_figure(Image.new("RGB", (280, 196)), (14, 0))

@@ -283,7 +283,14 @@ def window_query_figure(image: Image.Image, query: tuple[int, int], patch: int =
     ``query`` patch ``(row, col)`` may attend to in a window block (others darkened, windows numbered
     in window order), and the masks of a window block and a full block in window order."""
     width, height = image.size
-    grid_thw = [[1, height // patch, width // patch]]
+    rows, cols = height // patch, width // patch
+    row, col = query
+    if not (0 <= row < rows and 0 <= col < cols):
+        raise ValueError(
+            f"query (row, col) = {tuple(query)}: expected 0 <= row < {rows} and 0 <= col < {cols} "
+            f"(a {cols} × {rows} (w × h) patch grid for a {width} × {height} px image)"
+        )
+    grid_thw = [[1, rows, cols]]
     groups = attention_groups(grid_thw, window=True).numpy()
     rc = patch_rc(grid_thw)
     query_row = int(np.flatnonzero((rc[:, 0] == query[0]) & (rc[:, 1] == query[1]))[0])
