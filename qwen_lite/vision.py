@@ -333,13 +333,14 @@ class VisionTransformer(nn.Module):
         """Block ``block_index`` attends within windows (else over whole frames)."""
         return self.config.window_attention and block_index not in self.config.fullatt_block_indexes
 
-    def forward(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> torch.Tensor:
-        """The merged tokens (n/4 out_hidden) (see :meth:`features` for the DeepStack features too)."""
-        return self.features(pixel_values, grid_thw)[0]
-
     def features(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> tuple[torch.Tensor, list]:
         """``(merged (n/4 out_hidden), [DeepStack features (n/4 out_hidden) per tapped block])``, both in the
-        processor's order; the list is empty without DeepStack (Qwen2.5-VL)."""
+        processor's order; the list is empty without DeepStack (Qwen2.5-VL). Goes through ``__call__``, so
+        hooks on the tower see it (as transformers' Qwen3-VL tower, which returns the same pair)."""
+        return self(pixel_values, grid_thw, return_deepstack=True)
+
+    def forward(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor, return_deepstack: bool = False):
+        """The merged tokens (n/4 out_hidden); with ``return_deepstack=True`` the pair :meth:`features` gives."""
         cfg = self.config
         self._check_inputs(pixel_values, grid_thw)
         x = self.patch_embed(pixel_values)
@@ -386,6 +387,8 @@ class VisionTransformer(nn.Module):
         restore = torch.argsort(window_index).to(merged.device)
         out = merged[restore]
         record("restore order", merged, out)
+        if not return_deepstack:
+            return out
         return out, [features[restore] for features in deepstack]
 
     def _check_inputs(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> None:
