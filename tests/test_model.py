@@ -217,3 +217,18 @@ def test_forward_refuses_wrong_dtypes_and_inconsistent_inputs(ours):
             == ids.shape[1]
         )
         ours(video_ids, pixel_values_videos=video, video_grid_thw=video_grid, second_per_grid_ts=[0.5])
+
+
+def test_forward_hooks_on_the_vision_tower_see_every_image_forward():
+    """Tools hook ``model.visual`` (the real-size benchmark times the tower that way; so do profilers)."""
+    model = our_model()
+    pixel_values, grid_thw = pixels((1, 4, 6))
+    input_ids = torch.tensor([text(3) + block(IMG, (1, 4, 6)) + text(2)])
+    calls = []
+    handle = model.visual.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    try:
+        with torch.no_grad():
+            model(input_ids=input_ids, pixel_values=pixel_values, image_grid_thw=grid_thw)
+    finally:
+        handle.remove()
+    assert calls == [pixel_values.shape[0]]
