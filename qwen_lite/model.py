@@ -207,9 +207,11 @@ class Qwen25VLForConditionalGeneration(nn.Module):
         record("embed_tokens", input_ids, embeds)
         stacks = {}  # DeepStack features of images and videos (Qwen3-VL; empty lists for Qwen2.5-VL)
         if pixel_values is not None:
-            embeds, stacks["image"] = self.fuse(embeds, input_ids, pixel_values, image_grid_thw, "image")
+            embeds, stacks["image"] = self.fuse_with_deepstack(
+                embeds, input_ids, pixel_values, image_grid_thw, "image"
+            )
         if pixel_values_videos is not None:
-            embeds, stacks["video"] = self.fuse(
+            embeds, stacks["video"] = self.fuse_with_deepstack(
                 embeds, input_ids, pixel_values_videos, video_grid_thw, "video"
             )
         deepstack = join_deepstack(
@@ -277,13 +279,20 @@ class Qwen25VLForConditionalGeneration(nn.Module):
                 f"logits_to_keep: expected an int >= 0 (0 = all positions), got {logits_to_keep!r}"
             )
 
-    def fuse(self, embeds, input_ids, pixel_values, grid_thw, kind: str) -> tuple[torch.Tensor, list]:
+    def fuse(self, embeds, input_ids, pixel_values, grid_thw, kind: str) -> torch.Tensor:
         """Run the tower on all images (or all videos) and write the vectors over their placeholders.
 
-        embeds: (b l dim) token embeddings; returns a new (b l dim) tensor, and the tower's DeepStack
-        features (one (n_tokens dim) tensor per tapped block, :mod:`qwen_lite.deepstack`; none for
-        Qwen2.5-VL). Placeholders are filled in reading order (row by row), which is the order of ``grid_thw``.
+        embeds: (b l dim) token embeddings; returns a new (b l dim) tensor. Placeholders are filled in
+        reading order (row by row), which is the order of ``grid_thw``. (Qwen3-VL's DeepStack features
+        too: :meth:`fuse_with_deepstack`.)
         """
+        return self.fuse_with_deepstack(embeds, input_ids, pixel_values, grid_thw, kind)[0]
+
+    def fuse_with_deepstack(
+        self, embeds, input_ids, pixel_values, grid_thw, kind: str
+    ) -> tuple[torch.Tensor, list]:
+        """:meth:`fuse`, and the tower's DeepStack features: one (n_tokens dim) tensor per tapped block
+        (:mod:`qwen_lite.deepstack`; an empty list for Qwen2.5-VL)."""
         if grid_thw is None:
             raise ValueError(f"{kind} pixel values were given without {kind}_grid_thw")
         token_id = self.config.image_token_id if kind == "image" else self.config.video_token_id
