@@ -390,7 +390,12 @@ def test_keys_transformers_5_writes_at_their_defaults_load_silently_and_warn_oth
 
     from qwen_lite.generation import GenerationConfig
 
-    written = {"use_cache": True, "output_attentions": False, "output_hidden_states": False, "do_sample": False}
+    written = {
+        "use_cache": True,
+        "output_attentions": False,
+        "output_hidden_states": False,
+        "do_sample": False,
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         GenerationConfig.from_dict(written)

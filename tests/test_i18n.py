@@ -150,7 +150,10 @@ def test_done_pages_are_chinese_in_the_build():
         ("7, 15, 23 and 31", "7、15、23 和 31"),
         ("48 to 51", "48 至 51"),
         ("0-3, 0-6 or 0-12", "0-3、0-6 或 0-12"),
-        ("Intel(R) Xeon(R) Processor with 2 cores and 25 GB of RAM", "Intel(R) Xeon(R) Processor（2 核，25 GB 内存）"),
+        (
+            "Intel(R) Xeon(R) Processor with 2 cores and 25 GB of RAM",
+            "Intel(R) Xeon(R) Processor（2 核，25 GB 内存）",
+        ),
         ("(3, 4)", "(3, 4)"),  # a tuple is not a list in words
         ("1176", "1176"),
     ],

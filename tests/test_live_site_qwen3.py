@@ -76,7 +76,9 @@ def test_mrope_slots_widget_matches_slot_axes(browser):  # noqa: F811
                 "t": [v for v in range(n - sh + 1) if v != st],
                 "h": [v for v in range(n - st + 1) if v != sh],
             }
-            field = rng.choice([f for f in ("t", "h") if choices[f]])  # one of the two always has another value
+            field = rng.choice(
+                [f for f in ("t", "h") if choices[f]]
+            )  # one of the two always has another value
             value = rng.choice(choices[field])
             s["mrope_section"] = [value, sh, n - value - sh] if field == "t" else [st, value, n - st - value]
             shown = w.act(lambda: w.set_input(f'input[data-field="sec_{field}"]', value), label)

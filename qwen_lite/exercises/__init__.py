@@ -59,7 +59,10 @@ def _equal(got: Any, expected: Any, atol: float) -> tuple[bool, str]:
         if not close:
             bad = (got.to(expected.dtype) != expected).nonzero()
             where = tuple(bad[0].tolist()) if len(bad) else "?"
-            return False, f"values differ, first at index {where}: expected {describe(expected)}, got {describe(got)}"
+            return (
+                False,
+                f"values differ, first at index {where}: expected {describe(expected)}, got {describe(got)}",
+            )
         return True, ""
     if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)) and len(got) == len(expected):
         for i, (g, e) in enumerate(zip(got, expected)):
