@@ -278,18 +278,35 @@ def _number_windows(ax, width: int, height: int, window_size: int = 112) -> None
         )
 
 
+def check_query(query, rows: int, cols: int) -> tuple[int, int]:
+    """``query`` as (row, col), once it is a pair of ints inside a ``rows`` × ``cols`` patch grid.
+
+    The message gives the bounds in the query's own order (row first) and the grid as the page shows it
+    (w × h), so that both orders are spelled out.
+    """
+    grid = f"a {cols} × {rows} (w × h) patch grid"
+    pair = tuple(query) if isinstance(query, (tuple, list)) else None
+    if (
+        pair is None
+        or len(pair) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+    ):
+        raise TypeError(f"query: expected a (row, col) pair of ints in {grid}, got {query!r}")
+    row, col = pair
+    if not (0 <= row < rows and 0 <= col < cols):
+        raise ValueError(
+            f"query (row, col) = ({row}, {col}): expected 0 <= row < {rows} and 0 <= col < {cols} ({grid})"
+        )
+    return row, col
+
+
 def window_query_figure(image: Image.Image, query: tuple[int, int], patch: int = PATCH_SIZE):
     """The static twin of the chapter 4 widget: ``image`` (already resized) with the patches that the
     ``query`` patch ``(row, col)`` may attend to in a window block (others darkened, windows numbered
     in window order), and the masks of a window block and a full block in window order."""
     width, height = image.size
     rows, cols = height // patch, width // patch
-    row, col = query
-    if not (0 <= row < rows and 0 <= col < cols):
-        raise ValueError(
-            f"query (row, col) = {tuple(query)}: expected 0 <= row < {rows} and 0 <= col < {cols} "
-            f"(a {cols} × {rows} (w × h) patch grid for a {width} × {height} px image)"
-        )
+    query = check_query(query, rows, cols)
     grid_thw = [[1, rows, cols]]
     groups = attention_groups(grid_thw, window=True).numpy()
     rc = patch_rc(grid_thw)

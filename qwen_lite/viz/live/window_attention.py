@@ -5,6 +5,7 @@ from __future__ import annotations
 import traitlets
 
 from ...processing import MERGE_SIZE, PATCH_SIZE, smart_resize
+from ..vision import check_query
 from . import image_data_url
 from .base import LiveWidget
 
@@ -93,29 +94,7 @@ def window_attention_widget(
     """
     width, height = _size(image, width, height, max_pixels)
     rows, cols = height // PATCH_SIZE, width // PATCH_SIZE
-    row, col = (rows // 2, cols // 2) if query is None else _check_query(query, rows, cols)
+    row, col = (rows // 2, cols // 2) if query is None else check_query(query, rows, cols)
     return WindowAttentionWidget(
         image=image_data_url(image), width=width, height=height, window=window, query_row=row, query_col=col
     )
-
-
-def _check_query(query, rows: int, cols: int) -> tuple[int, int]:
-    """``query`` as (row, col), once it is a pair of ints inside a ``rows`` × ``cols`` patch grid.
-
-    The message gives the bounds in the query's own order (row first) and the grid as the page shows it
-    (w × h), so that both orders are spelled out.
-    """
-    grid = f"a {cols} × {rows} (w × h) patch grid"
-    pair = tuple(query) if isinstance(query, (tuple, list)) else None
-    if (
-        pair is None
-        or len(pair) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
-    ):
-        raise TypeError(f"query: expected a (row, col) pair of ints in {grid}, got {query!r}")
-    row, col = pair
-    if not (0 <= row < rows and 0 <= col < cols):
-        raise ValueError(
-            f"query (row, col) = ({row}, {col}): expected 0 <= row < {rows} and 0 <= col < {cols} ({grid})"
-        )
-    return row, col
