@@ -17,7 +17,11 @@ decoder's causal mask could let a kernel skip about half of its pairs.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections import Counter
+from collections.abc import Callable
 
 import torch
 
@@ -213,3 +217,58 @@ def format_table(rows: list[dict]) -> str:
             f"{r['flops_share']:7.1%}"
         )
     return "\n".join(lines)
+
+
+# Memory measured from the profiler's allocation events: deterministic for a given PyTorch build,
+# unlike the process's RSS (chapters 14 and 16, qwen_lite.training's byte model).
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence file descriptor 2: the profiler's C++ side logs start/stop lines (with time stamps) there."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def allocation_events(fn: Callable[[], object]) -> tuple[list, object]:
+    """(the CPU allocation and free events of one call of ``fn``, in time order, ``fn()``'s result).
+
+    Each event's ``self_cpu_memory_usage`` is a signed size in bytes (positive: allocated, negative: freed).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        result = fn()
+    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
+    return events, result
+
+
+def peak_allocated_bytes(fn: Callable[[], object]) -> int:
+    """Peak of the bytes PyTorch holds *inside* one call of ``fn`` (CPU tensors), from profiler events.
+
+    Walking the signed allocation sizes in time order and keeping the running maximum gives the
+    high-water mark of memory the call itself allocated (its result included), independent of what
+    was allocated before.
+    """
+    current = peak = 0
+    for event in allocation_events(fn)[0]:
+        current += event.self_cpu_memory_usage
+        peak = max(peak, current)
+    return peak
+
+
+def retained_bytes(fn: Callable[[], object]) -> tuple[int, object]:
+    """(bytes that ``fn`` allocated and that are still alive when it returns, ``fn()``'s result).
+
+    For a forward pass with gradients on, that is the activation memory autograd keeps for the
+    backward pass (plus the outputs): the signed allocation sizes summed.
+    """
+    events, result = allocation_events(fn)
+    return sum(e.self_cpu_memory_usage for e in events), result

@@ -19,15 +19,13 @@ measures the activations a forward pass leaves alive, for comparing the two.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
+from qwen_lite.accounting import retained_bytes  # noqa: F401  (re-exported: measured in chapter 16)
 from qwen_lite.config import Qwen25VLConfig
 from qwen_lite.shapes import check_shape
 
@@ -311,31 +309,3 @@ def training_bytes(
         "AdamW state": 2 * bytes_per_value * trainable,
         "activations": bytes_per_value * activations,
     }
-
-
-def retained_bytes(fn: Callable[[], object]) -> tuple[int, object]:
-    """(bytes that ``fn`` allocated and that are still alive when it returns, ``fn()``'s result).
-
-    For a forward pass with gradients on, that is the activation memory autograd keeps for the
-    backward pass (plus the outputs). Measured on CPU tensors from the profiler's allocation events (the
-    signed sizes summed): deterministic for a given PyTorch build, unlike the process's RSS.
-    """
-    from torch.profiler import ProfilerActivity, profile
-
-    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        result = fn()
-    return sum(e.self_cpu_memory_usage for e in prof.events() if e.self_cpu_memory_usage), result
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence file descriptor 2: the profiler's C++ side logs start/stop lines (with time stamps) there."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

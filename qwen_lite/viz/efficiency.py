@@ -7,15 +7,13 @@ profiler's memory events), which is deterministic, unlike the process's resident
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from qwen_lite.accounting import peak_allocated_bytes  # noqa: F401  (re-exported: chapter 14 measures with it)
 from qwen_lite.viz import fig_to_png, linked_grid
 
 COLORS = {
@@ -45,39 +43,6 @@ def best_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def peak_allocated_bytes(fn: Callable[[], object]) -> int:
-    """Peak of the bytes PyTorch holds *inside* one call of ``fn`` (CPU tensors), from profiler events.
-
-    Every allocation and free is an event with a signed size; walking them in time order and keeping
-    the running maximum gives the high-water mark of memory the call itself allocated (its result
-    included), independent of what was allocated before.
-    """
-    from torch.profiler import ProfilerActivity, profile
-
-    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
-    current = peak = 0
-    for event in events:
-        current += event.self_cpu_memory_usage
-        peak = max(peak, current)
-    return peak
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence file descriptor 2: the profiler's C++ side logs start/stop lines (with time stamps) there."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
