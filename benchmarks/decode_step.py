@@ -209,7 +209,9 @@ def main() -> None:
     with torch.inference_mode():
         pair = Pair(ours, theirs, args.prompt)
         if args.profile:
-            pair.step("qwen_lite"), pair.step("transformers")  # warm-up
+            logits = pair.step("qwen_lite")  # warm-up, one step each; then both caches hold one token more
+            pair.step("transformers")
+            pair.advance(logits)
             profile(pair, args.rows)
             return
         figures = measure(pair, args.steps)
