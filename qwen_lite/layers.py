@@ -44,6 +44,16 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x2, x1), dim=-1)
 
 
+def _broadcast_shape(a: torch.Size, b: torch.Size) -> tuple[int, ...]:
+    """``torch.broadcast_shapes(a, b)`` without its first call's import of sympy (torch 2.13: ~0.4 s, more
+    from a cold disk), which had put that cost into the first forward of every process."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    if any(i != j and 1 not in (i, j) for i, j in zip(a, b, strict=True)):
+        raise ValueError(f"apply_rotary: x {a} and cos/sin {b} do not broadcast")
+    return tuple(j if i == 1 else i for i, j in zip(a, b, strict=True))
+
+
 def apply_rotary(
     x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, *, upcast: bool = True
 ) -> torch.Tensor:
@@ -81,7 +91,7 @@ def apply_rotary(
     if torch.is_grad_enabled() and (x.requires_grad or cos.requires_grad or sin.requires_grad):
         out = torch.cat([x1 * c1 - x2 * s1, x2 * c2 + x1 * s2], dim=-1)  # differentiable
     else:  # the same arithmetic written into one buffer: no concatenation pass (out= has no autograd)
-        out = torch.empty(torch.broadcast_shapes(x.shape, cos.shape), dtype=x.dtype, device=x.device)
+        out = torch.empty(_broadcast_shape(x.shape, cos.shape), dtype=x.dtype, device=x.device)
         torch.mul(x1, c1, out=out[..., :half]).sub_(x2 * s1)
         torch.mul(x2, c2, out=out[..., half:]).add_(x1 * s2)
     return out.to(dtype)
