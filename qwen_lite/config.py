@@ -384,6 +384,65 @@ def qwen25vl_72b() -> Qwen25VLConfig:
     )
 
 
+def _released3(text: Qwen3VLTextConfig, **vision) -> Qwen3VLConfig:
+    return Qwen3VLConfig(vision=Qwen3VLVisionConfig(out_hidden_size=text.hidden_size, **vision), text=text)
+
+
+#: The released Qwen3-VL towers: the 2B and 4B share the smaller, the 8B (and transformers' defaults) the larger.
+_Q3_SMALL_TOWER = dict(
+    depth=24, hidden_size=1024, intermediate_size=4096, deepstack_visual_indexes=(5, 11, 17)
+)
+_Q3_RELEASED_TEXT = dict(num_key_value_heads=8, max_position_embeddings=262144)
+
+
+def qwen3vl_2b() -> Qwen3VLConfig:
+    """Qwen/Qwen3-VL-2B-Instruct (tied input/output embeddings).
+
+    Sizes as in the released ``config.json`` (frozen in ``tests/fixtures/configs/qwen3vl_2b_instruct.json``;
+    a test reads that file and compares).
+    """
+    return _released3(
+        Qwen3VLTextConfig(
+            hidden_size=2048,
+            intermediate_size=6144,
+            num_hidden_layers=28,
+            num_attention_heads=16,
+            tie_word_embeddings=True,
+            **_Q3_RELEASED_TEXT,
+        ),
+        **_Q3_SMALL_TOWER,
+    )
+
+
+def qwen3vl_4b() -> Qwen3VLConfig:
+    """Qwen/Qwen3-VL-4B-Instruct (tied input/output embeddings; ``tests/fixtures/configs/qwen3vl_4b_instruct.json``)."""
+    return _released3(
+        Qwen3VLTextConfig(
+            hidden_size=2560,
+            intermediate_size=9728,
+            num_hidden_layers=36,
+            num_attention_heads=32,
+            tie_word_embeddings=True,
+            **_Q3_RELEASED_TEXT,
+        ),
+        **_Q3_SMALL_TOWER,
+    )
+
+
+def qwen3vl_8b() -> Qwen3VLConfig:
+    """Qwen/Qwen3-VL-8B-Instruct (``tests/fixtures/configs/qwen3vl_8b_instruct.json``): the tower is
+    transformers' default one (27 blocks of width 1152, DeepStack taps 8, 16, 24)."""
+    return _released3(
+        Qwen3VLTextConfig(
+            hidden_size=4096,
+            intermediate_size=12288,
+            num_hidden_layers=36,
+            num_attention_heads=32,
+            **_Q3_RELEASED_TEXT,
+        ),
+    )
+
+
 def tiny() -> Qwen25VLConfig:
     """A few-block model with the real vocabulary: runs in milliseconds, for tests and chapters."""
     return Qwen25VLConfig(
@@ -430,6 +489,9 @@ def small() -> Qwen25VLConfig:
 
 
 PRESETS = {"3B": qwen25vl_3b, "7B": qwen25vl_7b, "72B": qwen25vl_72b, "tiny": tiny, "small": small}
+#: The released Qwen3-VL dense sizes whose ``config.json`` is frozen in ``tests/fixtures/configs`` (the 32B is
+#: not: no copy of its file could be checked).
+QWEN3_VL_PRESETS = {"2B": qwen3vl_2b, "4B": qwen3vl_4b, "8B": qwen3vl_8b}
 
 
 # --- Hugging Face config.json <-> Qwen25VLConfig -------------------------------------------------

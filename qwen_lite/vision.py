@@ -304,9 +304,7 @@ class VisionTransformer(nn.Module):
             )
         self.config = config
         self.patch_embed = PatchEmbed(config)
-        if (
-            config.position_table
-        ):  # Qwen3-VL: learned absolute positions (checkpoint key visual.pos_embed.weight)
+        if config.position_table:  # Qwen3-VL: learned absolute positions (key visual.pos_embed.weight)
             self.pos_embed = LearnedPositions(
                 config.num_position_embeddings, config.hidden_size, config.spatial_merge_size
             )
