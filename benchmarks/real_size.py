@@ -19,9 +19,10 @@ Opt-in, never in CI: it writes a multi-GB checkpoint and needs the memory of the
    run does, and neither profits from the other's cached pages. ``--rounds`` (default 2) fresh processes per
    library, in the order qwen_lite, reference, reference, qwen_lite, ...; each figure is the median over a
    library's rounds (peak memory: the maximum), every round is kept in the results. One process each is not
-   enough on a virtual machine: two processes of the *same* library decoded up to ~15% apart here, and an
-   earlier one-round float32 run read a 1.36x decode ratio that alternating steps on shared weights
-   (``decode_step.py``) did not reproduce. Per process:
+   enough on a virtual machine: here qwen_lite's float32 decode measured 0.539, 0.606 and 0.689 s/token in
+   three processes (its decode code unchanged between them), and a one-round float32 run read a 1.36x
+   decode ratio that neither a repeat nor alternating steps on shared weights (``decode_step.py``)
+   reproduced. Per process:
 
    * load: ``from_pretrained(folder, dtype=--dtype)`` time (qwen_lite's memory check included;
      transformers with SDPA attention). In bfloat16 the weights stay views of the mapped files; in
@@ -415,8 +416,8 @@ def measure_side(side: str, python: str, folder: Path, inputs_path: Path, args, 
 def combine_rounds(measured: list[dict]) -> dict:
     """One library's figures over its rounds (fresh processes): each time the median, the peak memory the
     maximum, others_cpu_share the maximum; every round's figures are kept under ``rounds``. Process-to-process
-    differences are large on a VM (the same library's decode moved by up to ~15% between two processes), so
-    one process per library is not enough to compare them."""
+    differences are large on a VM (see the module's docstring), so one process per library is not enough to
+    compare them."""
     combined = dict(measured[0])
     for key in ROUND_FIGURES:
         combined[key] = statistics.median(m[key] for m in measured)
