@@ -228,6 +228,9 @@ class Qwen25VLConfig(MultimodalConfig):
 # --- Qwen3-VL (dense) ---------------------------------------------------------------------------
 
 
+_Q3_8B_TAPS = (8, 16, 24)  # transformers' default deepstack_visual_indexes, the released 8B's
+
+
 @dataclass
 class Qwen3VLVisionConfig(_VisionSizes):
     """The Qwen3-VL vision tower: the same tower as Qwen2.5-VL's, with other switches and two new parts.
@@ -257,7 +260,7 @@ class Qwen3VLVisionConfig(_VisionSizes):
     spatial_merge_size: int = 2
     out_hidden_size: int = 3584  # = the text model's hidden_size
     num_position_embeddings: int = 2304  # a 48 x 48 table
-    deepstack_visual_indexes: tuple[int, ...] = (8, 16, 24)
+    deepstack_visual_indexes: tuple[int, ...] = _Q3_8B_TAPS
     layer_norm_eps: float = 1e-6  # hard-coded in the reference (blocks and mergers)
 
     @property
@@ -284,9 +287,10 @@ class Qwen3VLVisionConfig(_VisionSizes):
         indexes = self.deepstack_visual_indexes
         bad = [i for i in indexes if not 0 <= i < self.depth]
         if bad or len(set(indexes)) != len(indexes):
+            given = " (the default, the 8B's: give the taps of this tower)" if indexes == _Q3_8B_TAPS else ""
             raise ValueError(
-                f"vision.deepstack_visual_indexes: {list(indexes)} must be distinct blocks of a depth-{self.depth} "
-                f"tower (0..{self.depth - 1})"
+                f"vision.deepstack_visual_indexes: {list(indexes)}{given} must be distinct blocks of a "
+                f"depth-{self.depth} tower (0..{self.depth - 1})"
             )
 
 

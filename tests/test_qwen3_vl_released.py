@@ -79,3 +79,36 @@ def test_meta_model_has_the_reference_weights_at_released_size(name):
     tied = ours.lm_head.weight is ours.model.embed_tokens.weight
     assert tied == (theirs.lm_head.weight is theirs.model.language_model.embed_tokens.weight)
     assert tied == QWEN3_VL_PRESETS[name]().text.tie_word_embeddings
+
+
+def test_qwen3_5_tower_is_the_8b_tower_without_deepstack():
+    """Chapter 17's note on Qwen3.5: its ``vision_config`` (frozen) reads as the 8B's tower with no taps, and that
+    tower builds without DeepStack mergers and with the 8B tower's other parameters, to the last one."""
+    import dataclasses
+
+    from qwen_lite.config import qwen3_vl_from_hf_dict
+    from qwen_lite.vision import VisionTransformer
+
+    vision = json.loads((FIXTURES / "qwen3_5_vision_config.json").read_text())
+    assert vision["model_type"] == "qwen3_5" and vision["deepstack_visual_indexes"] == []
+    wrapped = {"model_type": "qwen3_vl", "vision_config": vision, "text_config": {"hidden_size": 4096}}
+    tower = qwen3_vl_from_hf_dict(
+        wrapped
+    ).vision  # only the tower is read: Qwen3.5's decoder is another model
+    eight = QWEN3_VL_PRESETS["8B"]().vision
+    assert tower == dataclasses.replace(eight, deepstack_visual_indexes=())
+    with torch.device("meta"):
+        plain, tapped = VisionTransformer(tower), VisionTransformer(eight)
+    assert not hasattr(plain, "deepstack_merger_list")
+    assert parameter_count(plain) == parameter_count(tapped) - parameter_count(tapped.deepstack_merger_list)
+
+
+def test_default_deepstack_taps_that_do_not_fit_say_they_are_the_default():
+    """A file that gives a shallow tower but no taps gets the 8B's default taps: the error says so."""
+    from qwen_lite.config import Qwen3VLVisionConfig
+
+    with pytest.raises(ValueError, match=r"the default, the 8B's"):
+        Qwen3VLVisionConfig(depth=12)
+    with pytest.raises(ValueError, match=r"\[1, 40\] must be distinct blocks") as error:
+        Qwen3VLVisionConfig(depth=12, deepstack_visual_indexes=(1, 40))
+    assert "default" not in str(error.value)
