@@ -723,15 +723,29 @@ CONFIG_READERS = {
 }
 
 
+#: vision_config keys only a Qwen3-VL file has: a file without ``model_type`` that has one is not Qwen2.5-VL.
+_QWEN3_ONLY_VISION_KEYS = {"deepstack_visual_indexes", "num_position_embeddings"}
+
+
 def config_from_hf_dict(d: dict) -> MultimodalConfig:
     """Any supported ``config.json`` dictionary -> its config: :class:`Qwen25VLConfig` or :class:`Qwen3VLConfig`,
     chosen by ``model_type`` (a file without one is read as Qwen2.5-VL, as before).
 
-    Raises ``ValueError`` naming ``model_type`` and the supported types for any other type, and whatever
-    the chosen reader raises (:func:`from_hf_dict`, :func:`qwen3_vl_from_hf_dict`).
+    Raises ``ValueError`` naming ``model_type`` and the supported types for any other type; for a file
+    without ``model_type`` whose ``vision_config`` has Qwen3-VL-only keys (it would otherwise fail deep in the
+    Qwen2.5-VL reader, naming fields the file never had); and whatever the chosen reader raises
+    (:func:`from_hf_dict`, :func:`qwen3_vl_from_hf_dict`).
     """
     if not isinstance(d, dict):
         raise TypeError(f"expected a JSON object, got {type(d).__name__}")
+    if "model_type" not in d:
+        vision = d.get("vision_config")
+        qwen3 = sorted(set(vision) & _QWEN3_ONLY_VISION_KEYS) if isinstance(vision, dict) else []
+        if qwen3:
+            raise ValueError(
+                f"model_type: missing, so the file would be read as Qwen2.5-VL, but its vision_config has "
+                f'{", ".join(qwen3)} (Qwen3-VL only): add "model_type": "qwen3_vl"'
+            )
     model_type = d.get("model_type", "qwen2_5_vl")
     if not isinstance(model_type, str) or model_type not in CONFIG_READERS:
         raise ValueError(

@@ -112,3 +112,15 @@ def test_default_deepstack_taps_that_do_not_fit_say_they_are_the_default():
     with pytest.raises(ValueError, match=r"\[1, 40\] must be distinct blocks") as error:
         Qwen3VLVisionConfig(depth=12, deepstack_visual_indexes=(1, 40))
     assert "default" not in str(error.value)
+
+
+def test_a_qwen3_vl_file_without_model_type_is_named_as_such():
+    """Without ``model_type`` a file is read as Qwen2.5-VL (the documented fallback); a Qwen3-VL file there would
+    fail deep in that reader, so its Qwen3-VL-only vision keys are named instead, with the way out."""
+    d = released("2B")
+    del d["model_type"]
+    with pytest.raises(
+        ValueError, match=r"model_type: missing.*deepstack_visual_indexes, num_position_embeddings"
+    ):
+        config_from_hf_dict(d)
+    assert config_from_hf_dict({**d, "model_type": "qwen3_vl"}) == QWEN3_VL_PRESETS["2B"]()
