@@ -415,17 +415,22 @@ def translate_toc_captions(app, doctree) -> None:
 # Glued values are numbers, but a few carry English connectives ("7, 15, 23 and 31", "0.93 to 1.05",
 # a machine description). On a Chinese page those words are translated; the numbers stay exactly as
 # the notebook glued them. Applied in order, to the pasted text only (myst-nb's span.pasted-text).
+# A list of numbers in words takes "、" between all its items ("5, 11, 17" -> "5、11、17"); a bracketed
+# one is a tuple or a shape ("(1280, 3, 2, 14, 14)") and keeps its commas.
 GLUED_WORDS_ZH = [
     (re.compile(r"^(.*) with (\d+) cores and (\d+) GB of RAM$"), r"\1（\2 核，\3 GB 内存）"),
-    (re.compile(r"(?<=\d), (?=[\d.\-]+(,| and | or ))"), "、"),
     (re.compile(r" and "), " 和 "),
     (re.compile(r" or "), " 或 "),
     (re.compile(r" to "), " 至 "),
 ]
+LIST_COMMA = re.compile(r"(?<=\d), (?=[\d.\-])")
+BRACKETED = re.compile(r"(\([^()]*\)|\[[^\[\]]*\])")
 
 
 def glued_words_zh(text: str) -> str:
     """``text`` (a glued value) with its English connectives in Chinese: "7, 15, 23 and 31" -> "7、15、23 和 31"."""
+    pieces = BRACKETED.split(text)  # odd pieces: bracketed, left as they are
+    text = "".join(p if i % 2 else LIST_COMMA.sub("、", p) for i, p in enumerate(pieces))
     for pattern, repl in GLUED_WORDS_ZH:
         text = pattern.sub(repl, text)
     return text

@@ -155,6 +155,10 @@ def test_done_pages_are_chinese_in_the_build():
             "Intel(R) Xeon(R) Processor（2 核，25 GB 内存）",
         ),
         ("(3, 4)", "(3, 4)"),  # a tuple is not a list in words
+        ("(1280, 3, 2, 14, 14)", "(1280, 3, 2, 14, 14)"),  # nor is a shape, however long
+        ("7, 15, 23, 31", "7、15、23、31"),  # a list without "and": every comma
+        ("5, 11, 17", "5、11、17"),
+        ("blocks 5, 11 and 17 of (1, 34, 28)", "blocks 5、11 和 17 of (1, 34, 28)"),
         ("1176", "1176"),
     ],
 )
