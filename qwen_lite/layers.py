@@ -45,8 +45,8 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def _broadcast_shape(a: torch.Size, b: torch.Size) -> tuple[int, ...]:
-    """``torch.broadcast_shapes(a, b)`` without its first call's import of sympy (torch 2.13: ~0.4 s, more
-    from a cold disk), which had put that cost into the first forward of every process."""
+    """``torch.broadcast_shapes(a, b)`` without its first call's import of sympy (torch 2.13: ~0.4 s),
+    which had put that cost into the first forward of every process."""
     n = max(len(a), len(b))
     a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
     if any(i != j and 1 not in (i, j) for i, j in zip(a, b, strict=True)):
