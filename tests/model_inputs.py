@@ -1,10 +1,12 @@
-"""Small inputs and model pairs shared by the whole-model tests (test_model.py, test_generation.py)."""
+"""Small inputs and model pairs shared by the model and processor tests."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
+from PIL import Image
 
 from qwen_lite.config import tiny
 from qwen_lite.model import Qwen25VLForConditionalGeneration
@@ -74,3 +76,18 @@ def left_pad(rows: list[list[int]], pad: int = CFG.bos_token_id) -> tuple[torch.
     ids = torch.tensor([[pad] * (length - len(r)) + r for r in rows])
     mask = torch.tensor([[0] * (length - len(r)) + [1] * len(r) for r in rows])
     return ids, mask
+
+
+def random_image(height: int, width: int, seed: int = 0) -> Image.Image:
+    """An RGB image of uniform random pixels, ``height`` x ``width``."""
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def random_video(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """``(frames height width 3)`` uint8 frames of uniform random pixels."""
+    return np.random.default_rng(seed).integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
+
+
+def user_prompt(*items: str) -> str:
+    """One user turn (no system turn) and the assistant's opening, as the chat template writes them."""
+    return f"<|im_start|>user\n{''.join(items)}<|im_end|>\n<|im_start|>assistant\n"

@@ -29,6 +29,7 @@ from qwen_lite.processing import (
 )
 from qwen_lite.shapes import ShapeError
 from qwen_lite.video import preprocess_video, sample_frame_indices, smart_nframes
+from tests.model_inputs import random_image
 from tests.reference import reference_image_processor, reference_smart_resize
 
 VIDEO_PIXELS = dict(min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28)  # the defaults, written out
@@ -44,11 +45,6 @@ def reference():
 def photo() -> Image.Image:
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         return Image.open(f).convert("RGB")  # 512 x 600 (w x h)
-
-
-def random_image(height: int, width: int, seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
 def reference_outputs(reference, images, **kwargs):

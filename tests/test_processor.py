@@ -10,12 +10,11 @@ ranks, with the Qwen2 pre-tokenizer regex, NFC and the released added-token tabl
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from qwen_lite.processor import Qwen25VLProcessor, left_pad
+from tests.model_inputs import random_image, random_video
 from tests.test_tokenizer import RELEASED_SPECIAL_FLAGS, mixed_ids, released_tokenizer
 
 VIDEO_PIXELS = dict(min_pixels=128 * 28 * 28, max_pixels=768 * 28 * 28)
@@ -75,16 +74,6 @@ def video_reference(reference):
     if TF5:
         pytest.skip("transformers 5.x's video processor needs torchvision, and 5.x has no PIL video path")
     return reference
-
-
-def random_image(height, width, seed=0):
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
-def random_video(frames, height, width, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
 
 
 def prompt(*items: str) -> str:

@@ -13,7 +13,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from qwen_lite import CheckpointError, Qwen25VLProcessor
 from qwen_lite.processing import (
@@ -29,6 +28,7 @@ from qwen_lite.processing import (
     unpatchify,
 )
 from qwen_lite.processor import PreprocessorConfigError, read_preprocessor_config
+from tests.model_inputs import random_image
 
 # The released Qwen2.5-VL preprocessor_config.json (all sizes of the family ship this file).
 RELEASED = {
@@ -52,10 +52,6 @@ def folder_with(tmp_path, image: dict | str | None = None, video: dict | str | N
             text = content if isinstance(content, str) else json.dumps(content)
             (tmp_path / name).write_text(text)
     return tmp_path
-
-
-def random_image(height, width, seed=0):
-    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
 def test_released_config(tmp_path):

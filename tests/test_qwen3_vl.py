@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import qwen_lite
 from qwen_lite.config import Qwen3VLConfig, Qwen3VLTextConfig, Qwen3VLVisionConfig, config_from_hf_dict
@@ -33,6 +31,8 @@ from qwen_lite.processor import Qwen3VLProcessor
 from qwen_lite.rope import slot_axes
 from qwen_lite.vision_positions import LearnedPositions, position_weights
 from qwen_lite.weights import from_pretrained, save_pretrained, transformers_key
+from tests.model_inputs import random_image, random_video
+from tests.model_inputs import user_prompt as prompt
 
 VS, VE = "<|vision_start|>", "<|vision_end|>"
 IMG, VID = f"{VS}<|image_pad|>{VE}", f"{VS}<|video_pad|>{VE}"
@@ -57,18 +57,6 @@ def tiny_config() -> Qwen3VLConfig:
             **{k: v for k, v in TINY["text_config"].items() if k != "rope_scaling"}, mrope_section=(6, 5, 5)
         ),
     )
-
-
-def random_image(height, width, seed=0):
-    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
-def random_video(frames, height, width, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
-
-
-def prompt(*items: str) -> str:
-    return f"<|im_start|>user\n{''.join(items)}<|im_end|>\n<|im_start|>assistant\n"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ so its pixel comparisons skip; its text expansion is still checked (it differs, 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -19,6 +18,8 @@ from qwen_lite.processor import Qwen3VLProcessor, Qwen25VLProcessor
 from qwen_lite.timestamps import frame_group_times, timestamp_text
 from qwen_lite.tokenizer import apply_qwen3_vl_chat_template, get_tokenizer
 from qwen_lite.video import clip_smart_resize
+from tests.model_inputs import random_image, random_video
+from tests.model_inputs import user_prompt as prompt
 
 VS, VE = "<|vision_start|>", "<|vision_end|>"
 IMG, VID = f"{VS}<|image_pad|>{VE}", f"{VS}<|video_pad|>{VE}"
@@ -27,18 +28,6 @@ IMG, VID = f"{VS}<|image_pad|>{VE}", f"{VS}<|video_pad|>{VE}"
 @pytest.fixture(scope="module")
 def processor() -> Qwen3VLProcessor:
     return Qwen3VLProcessor()
-
-
-def random_image(height, width, seed=0):
-    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8))
-
-
-def random_video(frames, height, width, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
-
-
-def prompt(*items: str) -> str:
-    return f"<|im_start|>user\n{''.join(items)}<|im_end|>\n<|im_start|>assistant\n"
 
 
 # ----------------------------------------------------------------------------------------------- reference
