@@ -1,8 +1,8 @@
 """Numbers in the book's prose are glued, not typed (issue 14; logic in scripts/prose_numbers.py).
 
-Chapters are cleaned one at a time, so the check runs on an explicit list: add a page to CLEAN when
-`python scripts/prose_numbers.py book/<page>` reports nothing for it. The synthetic tests show the
-check can fail and pin down the allow-list.
+Every notebook of the book and the notation page are checked (`python scripts/prose_numbers.py
+book/<page>` shows one page's findings). The synthetic tests show the check can fail and pin down the
+allow-list.
 """
 
 from __future__ import annotations
@@ -17,30 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Pages whose prose must have no hand-typed number. Extend as chapters are done.
-CLEAN = [
-    "book/preface.ipynb",
-    "book/notation.md",
-    "book/00_introduction.ipynb",
-    "book/01_pixels_to_patches.ipynb",
-    "book/02_patch_embedding.ipynb",
-    "book/03_rotary_2d.ipynb",
-    "book/04_window_attention.ipynb",
-    "book/05_vision_tower.ipynb",
-    "book/06_patch_merger.ipynb",
-    "book/07_tokens.ipynb",
-    "book/08_mrope.ipynb",
-    "book/09_decoder.ipynb",
-    "book/10_parity.ipynb",
-    "book/11_generation.ipynb",
-    "book/12_video.ipynb",
-    "book/13_real_model.ipynb",
-    "book/14_efficiency.ipynb",
-    "book/15_grounding.ipynb",
-    "book/16_training.ipynb",
-    "book/17_qwen3_vl.ipynb",
-    "book/attention_appendix.ipynb",
-]
+CLEAN = [*sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.ipynb")), "book/notation.md"]
 
 
 def _load():
@@ -61,9 +38,7 @@ def numbers(markdown: str) -> list[str]:
 
 @pytest.mark.parametrize("page", CLEAN)
 def test_clean_pages_have_no_hand_typed_numbers(page):
-    path = ROOT / page
-    assert path.is_file(), f"{page} is listed in CLEAN but does not exist"
-    findings = prose_numbers.page_findings(path, MD)
+    findings = prose_numbers.page_findings(ROOT / page, MD)
     assert not findings, f"{page}: glue these numbers or reword:\n" + "\n".join(map(str, findings))
 
 
